@@ -71,6 +71,14 @@ int run(Options& opt) {
     for (const auto& s : opt.servers) opt.request.servers.push_back(*parse_web_server(s));
   }
   auto generated = generate(opt.request);
+  if (!generated && opt.json) {
+    Findings findings;
+    findings.errors.push_back(generated.error());
+    auto doc = to_json(findings).as_object();
+    doc["domain"] = opt.request.domain;
+    print_json(doc);
+    return kExitInvalid;
+  }
   if (!generated) {
     const Error& e = generated.error();
     fmt::print(stderr, "mtasts generate: error [{}] {}\n", e.code, e.message);

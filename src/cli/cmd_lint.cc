@@ -52,9 +52,18 @@ int record_lint(const std::vector<std::string>& parts, const std::string& kind_f
   std::string record;
   for (const auto& part : parts) {
     auto text = parse_txt_presentation(part);
-    if (!text) {
-      fmt::print(stderr, "mtasts: {}\n", text.error().message);
-      return kExitUsage;
+    if (!text) {  // the record itself is malformed: an input error, reported like the others
+      Findings findings;
+      findings.errors.push_back(text.error());
+      if (json) {
+        auto doc = to_json(findings).as_object();
+        doc["kind"] = kind_flag.empty() ? "sts" : kind_flag;
+        doc["fields"] = boost::json::object();
+        print_json(doc);
+      } else {
+        print_findings(findings, "TXT", stdout_style());
+      }
+      return kExitInvalid;
     }
     record += *text;
   }

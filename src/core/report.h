@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/datetime.h"
 #include "core/error.h"
 
 namespace mtasts {
@@ -81,7 +82,5 @@ ReportLint lint_report(std::string_view json);
 Result<TlsRptReport> parse_report(std::string_view json);
 std::string serialize_report(const TlsRptReport& report);
 
-// RFC 3339 date-time -> seconds since the epoch (offset applied). Errors: datetime-invalid.
-Result<std::int64_t> parse_rfc3339(std::string_view text);
 
 }  // namespace mtasts

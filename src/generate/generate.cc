@@ -128,6 +128,7 @@ Result<Generated> generate(const GenerateRequest& request) {
       return e;
     }
     if (std::find(g.policy.mx.begin(), g.policy.mx.end(), *p) != g.policy.mx.end()) continue;
+    p.value().text = pattern_text(*p);  // we publish the normalized form
     g.policy.mx.push_back(std::move(p).value());
   }
   if (g.policy.mx.empty() && request.mode != Mode::none)

@@ -89,8 +89,9 @@ TEST_P(PolicyVectors, LintMatchesExpected) {
   EXPECT_EQ(got.findings.valid(), want.at("valid").as_bool());
   EXPECT_EQ(joined(keys(got.findings.errors, true)), joined(keys(want.at("errors"), true)));
   EXPECT_EQ(joined(keys(got.findings.warnings, true)), joined(keys(want.at("warnings"), true)));
-  if (got.policy && want.as_object().contains("policy"))
+  if (got.policy && want.as_object().contains("policy")) {
     EXPECT_EQ(json::serialize(to_json(*got.policy)), json::serialize(want.at("policy")));
+  }
 }
 INSTANTIATE_TEST_SUITE_P(Golden, PolicyVectors, testing::ValuesIn(cases("policy", ".json")),
                          test_name);
