@@ -14,8 +14,9 @@ namespace mtasts::cli {
 namespace {
 
 int policy_lint(const std::string& path, bool json) {
-  // Read a little past the RFC limit so "too large" reports the real problem, not a cut file.
-  auto body = read_input(path, 16 * kMaxPolicySize);
+  // Read well past the RFC limit so "too large" gives the real size; past 64 MiB the size
+  // shown is a lower bound, and nothing more is read.
+  auto body = read_input(path, std::size_t{64} << 20);
   if (!body) {
     fmt::print(stderr, "mtasts: {}\n", body.error().message);
     return kExitUsage;

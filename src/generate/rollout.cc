@@ -25,12 +25,14 @@ std::string human_duration(std::uint32_t seconds) {
   return fmt::format("{} seconds", seconds);
 }
 
-std::string indent(const std::string& text) {
-  std::string out = "    ";
+// A Markdown code block: `width` spaces (4 at top level, 7 inside a numbered list item).
+std::string indent(const std::string& text, std::size_t width = 4) {
+  const std::string pad(width, ' ');
+  std::string out = pad;
   for (char c : text) {
     if (c == '\r') continue;
     out += c;
-    if (c == '\n') out += "    ";
+    if (c == '\n') out += pad;
   }
   while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
@@ -106,16 +108,19 @@ std::string rollout_plan(const GenerateRequest& request, const Generated& g) {
       "## Taking {d} out of MTA-STS\n\n"
       "Removing the records is not enough: senders keep a cached enforce policy for max_age.\n\n",
       fmt::arg("d", d));
+  // RFC 8461 §8.3: mode none with a short max_age, served until every cached policy expired.
   Policy none = g.policy;
   none.mode = Mode::none;
+  none.max_age = 86400;
   std::uint32_t longest = std::max<std::uint32_t>(g.policy.max_age, 1209600);
   out += fmt::format(
-      "1. Publish mode none (the mx lines may stay) and its id:\n\n{}\n"
+      "1. Publish mode none (the mx lines may stay) with a short max_age:\n\n{}\n"
+      "   then its record:\n\n"
       "       _mta-sts.{d}. IN TXT \"{rec}\"\n\n"
       "2. Keep serving it for at least the largest max_age you ever published ({age}, {human}\n"
       "   if you followed this plan).\n"
       "3. Then remove the `_mta-sts` record, and after that the policy host.\n",
-      indent(serialize_policy(none)), fmt::arg("d", d),
+      indent(serialize_policy(none), 7), fmt::arg("d", d),
       fmt::arg("rec", serialize_sts_record(StsRecord{policy_id(none), {}})),
       fmt::arg("age", longest), fmt::arg("human", human_duration(longest)));
   (void)request;
