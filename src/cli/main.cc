@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   int exit_code = mtasts::cli::kExitOk;
   mtasts::cli::register_lint_commands(app, exit_code);
   mtasts::cli::register_generate_command(app, exit_code);
+  mtasts::cli::register_check_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

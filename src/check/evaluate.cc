@@ -1,0 +1,472 @@
+// The judging half of `check`: observations in, findings with fixes out. Pure.
+#include <openssl/evp.h>
+
+#include <algorithm>
+
+#include "check/check.h"
+#include "core/domain.h"
+#include "core/text.h"
+#include "core/txt_record.h"
+#include "fmt/format.h"
+#include "fmt/ranges.h"
+
+namespace mtasts::check {
+
+std::string_view to_string(Severity s) {
+  switch (s) {
+    case Severity::info: return "info";
+    case Severity::warning: return "warning";
+    case Severity::error: return "error";
+  }
+  return "info";
+}
+
+std::string_view status_text(Severity s) {
+  return s == Severity::error ? "error" : s == Severity::warning ? "warning" : "ok";
+}
+
+namespace {
+
+constexpr std::int64_t kExpiringSeconds = 21 * 86400;
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) out += fmt::format("{:02x}", digest[i]);
+  return out;
+}
+
+std::vector<std::string> records_of_kind(const net::TxtAnswer& a, RecordKind kind) {
+  std::vector<std::string> out;
+  for (const auto& strings : a.records) {
+    std::string joined = join_txt_strings(strings);
+    if (starts_record_of_kind(joined, kind)) out.push_back(std::move(joined));
+  }
+  return out;
+}
+
+bool dns_failed(const net::DnsMeta& a) {
+  return a.status == net::DnsStatus::servfail || a.status == net::DnsStatus::timeout ||
+         a.status == net::DnsStatus::error;
+}
+
+std::string days(std::int64_t seconds) {
+  std::int64_t d = seconds / 86400;
+  return fmt::format("{} day{}", d, d == 1 ? "" : "s");
+}
+
+class Evaluator {
+ public:
+  explicit Evaluator(const Observations& obs) : o_(obs) { r_.domain = obs.domain; r_.observed = &obs; }
+  Report run();
+
+ private:
+  void add(std::string code, Severity sev, std::string message, std::string fix) {
+    r_.findings.push_back({std::move(code), sev, std::move(message), std::move(fix)});
+  }
+  void sts_record();
+  void tlsrpt_record();
+  void policy();
+  void mx();
+  void probe(const net::SmtpProbe& p);
+  void certificate_expiry(const net::TlsVerdict& tls, const std::string& what);
+  // How much an MX problem matters: it breaks delivery only when the policy is enforced.
+  Severity mx_severity() const {
+    if (r_.policy && r_.policy->mode == Mode::enforce) return Severity::error;
+    return Severity::warning;
+  }
+  std::string sts_name() const { return "_mta-sts." + o_.name; }
+
+  const Observations& o_;
+  Report r_;
+  bool sts_present_ = false;
+};
+
+void Evaluator::sts_record() {
+  const auto& a = o_.sts_txt;
+  if (dns_failed(a)) {
+    add("dns-error", Severity::error,
+        fmt::format("the DNS lookup of {} TXT failed ({}{}); senders cannot tell whether "
+                    "there is a policy",
+                    sts_name(), to_string(a.status), a.detail.empty() ? "" : ": " + a.detail),
+        "make the domain's name servers answer for " + sts_name());
+    return;
+  }
+  auto records = records_of_kind(a, RecordKind::sts);
+  if (!a.cname_chain.empty())
+    add("sts-record-cname", Severity::info,
+        fmt::format("{} is a CNAME to {}; senders follow it", sts_name(), a.cname_chain.back()),
+        "");
+  if (records.empty()) {
+    std::string where;
+    auto found = [](const std::optional<net::TxtAnswer>& t) {
+      return t && !records_of_kind(*t, RecordKind::sts).empty();
+    };
+    if (found(o_.underscore_sts_txt)) where = " It is published at _mta_sts." + o_.name + " (underscore instead of hyphen).";
+    else if (found(o_.host_sts_txt)) where = " It is published at mta-sts." + o_.name + " (without the leading underscore).";
+    else if (found(o_.apex_txt)) where = " A v=STSv1 record is published at the apex " + o_.name + " instead.";
+    std::string others;
+    if (!a.records.empty()) others = " The TXT records there do not start with \"v=STSv1\".";
+    add("sts-record-missing", Severity::error,
+        fmt::format("no MTA-STS record: {} has no TXT record starting with v=STSv1, so senders "
+                    "do not use MTA-STS for {}.{}{}",
+                    sts_name(), o_.name, where, others),
+        fmt::format("publish {} TXT \"v=STSv1; id=...\" (mtasts generate writes it)", sts_name()));
+    return;
+  }
+  if (records.size() > 1) {
+    add("sts-record-multiple", Severity::error,
+        fmt::format("{} has {} TXT records starting with v=STSv1; RFC 8461 §3.1 says senders then "
+                    "assume there is no policy",
+                    sts_name(), records.size()),
+        "keep exactly one v=STSv1 record and delete the others");
+    return;
+  }
+  r_.sts_record = records.front();
+  RecordLint lint = lint_sts_record(records.front());
+  if (!lint.findings.valid()) {
+    const Error& e = lint.findings.errors.front();
+    add("sts-record-invalid", Severity::error,
+        fmt::format("the record \"{}\" is invalid: {} (senders treat this as no policy)",
+                    records.front(), e.message),
+        e.fix.empty() ? "publish \"v=STSv1; id=<1-32 letters and digits>\"" : e.fix);
+    return;
+  }
+  for (const auto& w : lint.findings.warnings)
+    add("sts-record-warning", Severity::warning, fmt::format("{}: {}", sts_name(), w.message), w.fix);
+  for (const auto& f : lint.fields)
+    if (f.name == "id") r_.policy_id = f.value;
+  sts_present_ = true;
+}
+
+void Evaluator::tlsrpt_record() {
+  const auto& a = o_.tlsrpt_txt;
+  const std::string name = "_smtp._tls." + o_.name;
+  if (dns_failed(a)) {
+    add("dns-error", Severity::warning,
+        fmt::format("the DNS lookup of {} TXT failed ({})", name, to_string(a.status)),
+        "make the domain's name servers answer for " + name);
+    return;
+  }
+  auto records = records_of_kind(a, RecordKind::tlsrpt);
+  if (records.empty()) {
+    std::string hint;
+    if (o_.draft_tlsrpt_txt && !records_of_kind(*o_.draft_tlsrpt_txt, RecordKind::tlsrpt).empty())
+      hint = " A v=TLSRPTv1 record exists at _smtp-tlsrpt." + o_.name +
+             ", the name from drafts of RFC 8460; senders only look at _smtp._tls.";
+    add("tlsrpt-record-missing", Severity::warning,
+        fmt::format("no TLS-RPT record at {}: senders cannot report failures to you, so you will "
+                    "not know when mail fails or when enforcing is safe.{}",
+                    name, hint),
+        fmt::format("publish {} TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@{}\"", name, o_.name));
+    return;
+  }
+  if (records.size() > 1) {
+    add("tlsrpt-record-multiple", Severity::error,
+        fmt::format("{} has {} v=TLSRPTv1 records; senders then send no reports", name,
+                    records.size()),
+        "merge them into one record (rua takes a comma-separated list)");
+    return;
+  }
+  r_.tlsrpt_record = records.front();
+  RecordLint lint = lint_tlsrpt_record(records.front());
+  if (!lint.findings.valid()) {
+    const Error& e = lint.findings.errors.front();
+    add("tlsrpt-record-invalid", Severity::error,
+        fmt::format("the TLS-RPT record \"{}\" is invalid: {}", records.front(), e.message),
+        e.fix.empty() ? "publish \"v=TLSRPTv1; rua=mailto:tlsrpt@" + o_.name + "\"" : e.fix);
+  }
+}
+
+void Evaluator::certificate_expiry(const net::TlsVerdict& tls, const std::string& what) {
+  if (!tls.leaf || !tls.chain_trusted) return;
+  std::int64_t left = tls.leaf->not_after - o_.now;
+  if (left >= 0 && left < kExpiringSeconds)
+    add("certificate-expiring", Severity::warning,
+        fmt::format("the certificate of {} expires in {}", what, days(left)),
+        "renew it now (automate renewal, e.g. certbot or mtasts serve's ACME client)");
+}
+
+std::string why_untrusted(const net::TlsVerdict& tls) {
+  if (tls.expired) return "the certificate has expired";
+  if (tls.not_yet_valid) return "the certificate is not valid yet";
+  if (tls.self_signed) return "the certificate is self-signed (or its CA is not a public one)";
+  if (tls.incomplete_chain)
+    return "the chain is incomplete: the server does not send the intermediate certificate";
+  if (!tls.errors.empty()) return tls.errors.front();
+  return "the certificate is not trusted";
+}
+
+void Evaluator::policy() {
+  if (!o_.fetch) return;
+  const net::PolicyFetch& f = *o_.fetch;
+  const std::string url = "https://" + f.host + "/.well-known/mta-sts.txt";
+  using O = net::PolicyFetch::Outcome;
+  if (f.outcome == O::host_not_found) {
+    if (sts_present_)
+      add("sts-policy-host-missing", Severity::error,
+          fmt::format("{} does not resolve, so senders cannot fetch the policy ({})", f.host,
+                      f.detail),
+          fmt::format("add an A/AAAA (or CNAME) record for {} pointing at your HTTPS server", f.host));
+    return;
+  }
+  if (!sts_present_ && f.outcome != O::response) return;  // no record, no working host: nothing more to say
+  switch (f.outcome) {
+    case O::response: break;
+    case O::cert_invalid: {
+      std::string why = !f.tls.chain_trusted ? why_untrusted(f.tls)
+                                             : fmt::format("it does not cover the name {}", f.host);
+      if (f.tls.chain_trusted == false && !f.tls.name_match)
+        why += fmt::format(", and it does not cover the name {}", f.host);
+      add("sts-webpki-invalid", Severity::error,
+          fmt::format("the certificate of {} is not valid: {}. Senders refuse to fetch the "
+                      "policy (RFC 8461 §3.3)",
+                      f.host, why),
+          fmt::format("install a certificate for {} from a public CA, with the full chain", f.host));
+      return;
+    }
+    case O::tls_failed:
+      if (f.tls_legacy_only)  // the cause; the fetch error below is what senders see
+        add("tls-version-weak", Severity::error,
+            fmt::format("{} only speaks {}; senders need TLS 1.2 or later", f.host, f.tls.version),
+            "enable TLS 1.2 and 1.3 on the policy web server");
+      [[fallthrough]];
+    case O::dns_error:
+    case O::connect_failed:
+    case O::timeout:
+    case O::http_error:
+      add("sts-policy-fetch-error", Severity::error,
+          fmt::format("fetching {} failed ({}): {}", url, net::to_string(f.outcome), f.detail),
+          fmt::format("serve the policy over HTTPS on port 443 of {}", f.host));
+      return;
+    case O::body_too_large:
+      add("sts-policy-too-large", Severity::error,
+          fmt::format("{} is larger than 64 KiB; senders stop reading and reject it", url),
+          "serve only the policy: version, mode, mx lines and max_age");
+      return;
+    case O::host_not_found: return;
+  }
+  certificate_expiry(f.tls, f.host);
+  if (f.status >= 300 && f.status < 400) {
+    add("sts-policy-redirect", Severity::error,
+        fmt::format("{} answers {} with a redirect{}; senders must not follow redirects "
+                    "(RFC 8461 §3.3)",
+                    url, f.status, f.location.empty() ? "" : " to " + f.location),
+        "serve the policy itself at that URL, with status 200 (no redirect to www or elsewhere)");
+    return;
+  }
+  if (f.status == 404) {
+    add("sts-policy-not-found", Severity::error,
+        fmt::format("{} answers 404 Not Found", url),
+        "put the policy file at /.well-known/mta-sts.txt on " + f.host);
+    return;
+  }
+  if (f.status != 200) {
+    add("sts-policy-fetch-error", Severity::error,
+        fmt::format("{} answers HTTP {}; senders accept only 200", url, f.status),
+        "make the server answer 200 with the policy");
+    return;
+  }
+  std::string media = ascii_lower(trim_wsp(std::string_view(f.content_type).substr(0, f.content_type.find(';'))));
+  if (media != "text/plain") {
+    add("sts-policy-content-type", Severity::error,
+        fmt::format("{} is served as \"{}\"; the policy must be text/plain (RFC 8461 §3.2)", url,
+                    f.content_type.empty() ? "(no Content-Type)" : f.content_type),
+        "serve the file with Content-Type: text/plain (nginx: default_type text/plain)");
+    return;
+  }
+  r_.policy_sha256 = sha256_hex(f.body);
+  PolicyLint lint = lint_policy(f.body);
+  std::vector<const Error*> errors;
+  for (const auto& e : lint.findings.errors) {
+    if (e.code == "max-age-range") {  // its own finding code, DESIGN.md
+      add("max-age-long", Severity::error,
+          fmt::format("policy line {}: {}; senders may reject the whole policy", e.line, e.message),
+          e.fix);
+      continue;
+    }
+    errors.push_back(&e);
+  }
+  if (!errors.empty()) {
+    std::string details;
+    for (std::size_t i = 0; i < errors.size() && i < 3; ++i) {
+      const Error& e = *errors[i];
+      details += fmt::format("{}{}{}", i ? "; " : "", e.line ? fmt::format("line {}: ", e.line) : "",
+                             e.message);
+    }
+    add("sts-policy-invalid", Severity::error,
+        fmt::format("the policy at {} is invalid, so senders ignore it: {}", url, details),
+        errors.front()->fix);
+  }
+  for (const auto& w : lint.findings.warnings) {
+    if (w.code == "max-age-short") continue;  // reported below with its own code
+    add("sts-policy-warning", Severity::warning,
+        fmt::format("policy{}: {}", w.line ? fmt::format(" line {}", w.line) : "", w.message), w.fix);
+  }
+  if (!lint.policy) return;
+  r_.policy = lint.policy;
+  const Policy& p = *lint.policy;
+  if (p.mode == Mode::testing)
+    add("mode-testing", Severity::info,
+        "mode testing: senders report failures (TLS-RPT) but still deliver without TLS checks",
+        "switch to mode enforce when the reports show no failures");
+  if (p.mode == Mode::none)
+    add("mode-none", Severity::info, "mode none: senders drop any cached policy for the domain",
+        "this is the way to take MTA-STS down; publish testing or enforce to protect mail");
+  if (p.max_age < kRecommendedMinMaxAge)
+    add("max-age-short", Severity::warning,
+        fmt::format("max_age {} is under a day: senders refetch constantly and an attacker needs "
+                    "to block the policy only briefly",
+                    p.max_age),
+        "use at least 86400 while testing and 1209600 or more when enforcing");
+  if (o_.previous && r_.policy_id && o_.previous->id == *r_.policy_id &&
+      o_.previous->policy_sha256 != r_.policy_sha256)
+    add("policy-id-stale", Severity::error,
+        fmt::format("the policy changed since the last check but the id is still \"{}\": senders "
+                    "that cached the old policy keep using it until it expires",
+                    *r_.policy_id),
+        "publish a new id in " + sts_name() + " whenever the policy changes");
+}
+
+void Evaluator::mx() {
+  const auto& a = o_.mx;
+  if (dns_failed(a)) {
+    add("dns-error", Severity::error,
+        fmt::format("the MX lookup of {} failed ({})", o_.name, to_string(a.status)),
+        "make the domain's name servers answer");
+    return;
+  }
+  if (a.records.empty()) {
+    add("mx-missing", Severity::error,
+        fmt::format("{} has no MX record; MTA-STS protects delivery to MX hosts", o_.name),
+        "publish the domain's MX records");
+    return;
+  }
+  if (a.records.size() == 1 && (a.records[0].host.empty() || a.records[0].host == ".")) {
+    add("mx-null", Severity::info, fmt::format("{} has a null MX (RFC 7505): it receives no mail", o_.name), "");
+    return;
+  }
+  std::vector<std::string> hosts;
+  for (const auto& r : a.records) {
+    auto h = normalize_domain(r.host);
+    hosts.push_back(h ? *h : ascii_lower(r.host));
+  }
+  if (r_.policy && r_.policy->mode != Mode::none) {
+    const Policy& p = *r_.policy;
+    for (const auto& host : hosts) {
+      if (p.matches(host)) continue;
+      std::string hint;
+      for (const auto& pat : p.mx)
+        if (pat.wildcard && host.size() > pat.domain.size() &&
+            host.ends_with("." + pat.domain))
+          hint = fmt::format(" (\"*.{}\" covers exactly one label: it matches x.{} but not {})",
+                             pat.domain, pat.domain, host);
+      Severity sev = p.mode == Mode::enforce ? Severity::error : Severity::warning;
+      add("mx-not-in-policy", sev,
+          fmt::format("the MX host {} is not matched by any mx line of the policy{}; {}", host,
+                      hint,
+                      p.mode == Mode::enforce ? "senders refuse to deliver to it"
+                                              : "in enforce mode senders would refuse it"),
+          fmt::format("add \"mx: {}\" to the policy (and publish a new id)", host));
+    }
+    for (const auto& pat : p.mx) {
+      bool used = std::any_of(hosts.begin(), hosts.end(),
+                              [&](const std::string& h) { return mx_matches(pat, h); });
+      if (!used)
+        add("policy-mx-unused", Severity::warning,
+            fmt::format("the policy pattern \"{}\" matches none of the MX hosts ({})", pat.text,
+                        fmt::join(hosts, ", ")),
+            "remove it, or check that the MX records are what you intended");
+    }
+  }
+  for (const auto& p : o_.probes) probe(p);
+}
+
+void Evaluator::probe(const net::SmtpProbe& p) {
+  using O = net::SmtpProbe::Outcome;
+  Severity sev = mx_severity();
+  switch (p.outcome) {
+    case O::tls_ok: break;
+    case O::no_address:
+      add("mx-unreachable", Severity::error, fmt::format("the MX host {} does not resolve: {}", p.host, p.detail),
+          "fix the MX record or add an A/AAAA record for the host");
+      return;
+    case O::dns_error:
+    case O::connect_failed:
+    case O::timeout:
+      add("mx-unreachable", Severity::error,
+          fmt::format("the MX host {} cannot be reached on port 25 ({}): {}", p.host,
+                      net::to_string(p.outcome), p.detail),
+          "check that the mail server runs and port 25 is open to the internet");
+      return;
+    case O::protocol_error:
+      add("smtp-protocol-error", Severity::error,
+          fmt::format("the MX host {} does not speak SMTP properly: {}", p.host, p.detail),
+          "check the mail server on port 25");
+      return;
+    case O::no_starttls:
+    case O::starttls_refused:
+      add("starttls-not-supported", sev,
+          fmt::format("the MX host {} {}; {}", p.host,
+                      p.outcome == O::no_starttls ? "does not offer STARTTLS"
+                                                  : "offers STARTTLS but refuses it (" + p.detail + ")",
+                      sev == Severity::error ? "with mode enforce senders refuse to deliver to it"
+                                             : "mail to it can be read in transit"),
+          "enable STARTTLS with a valid certificate for " + p.host);
+      return;
+    case O::tls_failed:
+      if (p.tls_legacy_only) {
+        add("tls-version-weak", sev,
+            fmt::format("the MX host {} only speaks {}; MTA-STS senders need TLS 1.2 or later",
+                        p.host, p.tls.version),
+            "enable TLS 1.2 and 1.3 on the mail server");
+      } else {
+        add("validation-failure", sev,
+            fmt::format("the TLS handshake with the MX host {} failed: {}", p.host, p.detail),
+            "check the mail server's TLS configuration and certificate");
+      }
+      return;
+  }
+  const net::TlsVerdict& t = p.tls;
+  std::string impact = sev == Severity::error ? "senders that enforce the policy refuse to deliver"
+                                              : "with mode enforce senders would refuse to deliver";
+  if (t.expired)
+    add("certificate-expired", sev,
+        fmt::format("the certificate of MX host {} has expired; {}", p.host, impact),
+        "renew the certificate of " + p.host);
+  else if (!t.chain_trusted)
+    add("certificate-not-trusted", sev,
+        fmt::format("the certificate of MX host {} is not trusted: {}; {}", p.host, why_untrusted(t),
+                    impact),
+        "use a certificate from a public CA and send the full chain");
+  if (!t.name_match)
+    add("certificate-host-mismatch", sev,
+        fmt::format("the certificate of MX host {} does not cover that name (it names {}); {}",
+                    p.host, t.leaf ? fmt::format("{}", fmt::join(t.leaf->names, ", ")) : "nothing",
+                    impact),
+        "get a certificate whose subjectAltName includes " + p.host);
+  certificate_expiry(t, "MX host " + p.host);
+}
+
+Report Evaluator::run() {
+  if (o_.name.empty()) {
+    add("domain-invalid", Severity::error,
+        fmt::format("\"{}\" is not a valid domain name: {}", o_.domain, o_.name_error),
+        "give a mail domain such as example.com");
+  } else {
+    sts_record();
+    policy();
+    mx();
+    tlsrpt_record();
+  }
+  for (const auto& f : r_.findings) r_.status = std::max(r_.status, f.severity);
+  return std::move(r_);
+}
+
+}  // namespace
+
+Report evaluate(const Observations& obs) { return Evaluator(obs).run(); }
+
+}  // namespace mtasts::check

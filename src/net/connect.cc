@@ -1,0 +1,65 @@
+#include "net/connect.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "fmt/format.h"
+
+namespace asio = boost::asio;
+
+namespace mtasts::net {
+
+awaitable<ConnectResult> connect_host(boost::beast::tcp_stream& stream, Resolver& resolver,
+                                      const std::vector<ConnectTo>& rules, std::string host,
+                                      std::uint16_t port, std::chrono::milliseconds timeout) {
+  ConnectResult out;
+  std::vector<std::string> addresses;
+  if (auto mapped = map_connect(rules, host, port)) {
+    // --connect-to: the name must still resolve (a sender would need it), the connection goes
+    // to the mapped address.
+    AddressAnswer a = co_await resolver.addresses(host);
+    out.dns = a.status;
+    if (a.status != DnsStatus::ok) {
+      out.status = a.status == DnsStatus::nxdomain || a.status == DnsStatus::nodata
+                       ? ConnectStatus::no_address
+                       : ConnectStatus::dns_error;
+      out.detail = fmt::format("{}: {}", host, a.detail.empty() ? to_string(a.status) : a.detail);
+      co_return out;
+    }
+    addresses.push_back(mapped->host);
+    port = mapped->port;
+  } else {
+    AddressAnswer a = co_await resolver.addresses(host);
+    out.dns = a.status;
+    if (a.status != DnsStatus::ok) {
+      out.status = a.status == DnsStatus::nxdomain || a.status == DnsStatus::nodata
+                       ? ConnectStatus::no_address
+                       : ConnectStatus::dns_error;
+      out.detail = fmt::format("{}: {}", host, a.detail.empty() ? to_string(a.status) : a.detail);
+      co_return out;
+    }
+    addresses = std::move(a.addresses);
+  }
+  for (const auto& address : addresses) {
+    boost::system::error_code ec;
+    auto ip = asio::ip::make_address(address, ec);
+    out.address = address;
+    if (ec) {
+      out.detail = fmt::format("bad address {}", address);
+      continue;
+    }
+    stream.expires_after(timeout);
+    auto [cec] = co_await stream.async_connect(asio::ip::tcp::endpoint(ip, port),
+                                               asio::as_tuple(asio::use_awaitable));
+    if (!cec) {
+      out.status = ConnectStatus::ok;
+      co_return out;
+    }
+    out.status = cec == boost::beast::error::timeout ? ConnectStatus::timeout : ConnectStatus::failed;
+    out.detail = fmt::format("{} port {}: {}", address, port, cec.message());
+  }
+  co_return out;
+}
+
+}  // namespace mtasts::net

@@ -1,0 +1,87 @@
+#include "net/endpoint.h"
+
+#include <charconv>
+
+#include "core/domain.h"
+#include "fmt/format.h"
+
+namespace mtasts::net {
+
+namespace {
+
+Error bad(std::string_view text, std::string why) {
+  return Error{"endpoint-invalid", 0, 0, fmt::format("\"{}\": {}", text, why), {}};
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view s) {
+  unsigned v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(v);
+}
+
+// Splits "[v6]:rest" or "host:rest" at the first colon outside brackets.
+bool split_host(std::string_view text, std::string_view& host, std::string_view& rest) {
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos) return false;
+    host = text.substr(1, close - 1);
+    rest = text.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return false;
+    if (!rest.empty()) rest.remove_prefix(1);
+    return true;
+  }
+  auto colon = text.find(':');
+  host = text.substr(0, colon);
+  rest = colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
+  return true;
+}
+
+}  // namespace
+
+Result<HostPort> parse_host_port(std::string_view text, std::uint16_t default_port) {
+  std::string_view host, rest;
+  if (!split_host(text, host, rest) || host.empty()) return bad(text, "expected ADDR:PORT");
+  HostPort hp{std::string(host), default_port};
+  if (!rest.empty()) {
+    auto port = parse_port(rest);
+    if (!port || *port == 0) return bad(text, "the port must be 1-65535");
+    hp.port = *port;
+  } else if (text.back() == ':') {
+    return bad(text, "missing port");
+  }
+  return hp;
+}
+
+Result<ConnectTo> parse_connect_to(std::string_view text) {
+  // HOST:PORT:ADDR:PORT, where HOST and ADDR may be [IPv6].
+  std::string_view host, rest;
+  if (!split_host(text, host, rest)) return bad(text, "expected HOST:PORT:ADDR:PORT");
+  auto colon = rest.find(':');
+  if (colon == std::string_view::npos) return bad(text, "expected HOST:PORT:ADDR:PORT");
+  ConnectTo rule;
+  rule.host = ascii_lower(host);
+  if (!rule.host.empty() && rule.host.back() == '.') rule.host.pop_back();
+  std::string_view port = rest.substr(0, colon);
+  if (!port.empty()) {
+    auto p = parse_port(port);
+    if (!p) return bad(text, "bad port");
+    rule.port = *p;
+  }
+  auto target = parse_host_port(rest.substr(colon + 1), rule.port);
+  if (!target) return bad(text, target.error().message);
+  if (target->port == 0) return bad(text, "the target needs a port");
+  rule.target = *target;
+  return rule;
+}
+
+std::optional<HostPort> map_connect(const std::vector<ConnectTo>& rules, std::string_view host,
+                                    std::uint16_t port) {
+  std::string h = ascii_lower(host);
+  if (!h.empty() && h.back() == '.') h.pop_back();
+  for (const auto& r : rules)
+    if ((r.host.empty() || r.host == h) && (r.port == 0 || r.port == port)) return r.target;
+  return std::nullopt;
+}
+
+}  // namespace mtasts::net

@@ -1,0 +1,225 @@
+#include "net/smtp_probe.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include "core/domain.h"
+#include "fmt/format.h"
+#include "net/connect.h"
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+
+namespace mtasts::net {
+
+std::string_view to_string(SmtpProbe::Outcome outcome) {
+  using O = SmtpProbe::Outcome;
+  switch (outcome) {
+    case O::tls_ok: return "tls-ok";
+    case O::no_address: return "no-address";
+    case O::dns_error: return "dns-error";
+    case O::connect_failed: return "connect-failed";
+    case O::timeout: return "timeout";
+    case O::protocol_error: return "protocol-error";
+    case O::no_starttls: return "no-starttls";
+    case O::starttls_refused: return "starttls-refused";
+    case O::tls_failed: return "tls-failed";
+  }
+  return "protocol-error";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kMaxLine = 1000;   // RFC 5321 §4.5.3.1.5
+constexpr std::size_t kMaxLines = 100;
+
+struct Reply {
+  int code = 0;
+  std::vector<std::string> lines;  // text after "NNN-" / "NNN "
+  boost::system::error_code ec;
+  std::string error;
+};
+
+// Reads one (possibly multi-line) SMTP reply.
+template <typename Stream>
+awaitable<Reply> read_reply(Stream& stream, std::string& buffer) {
+  Reply r;
+  for (std::size_t n = 0; n < kMaxLines; ++n) {
+    auto [ec, len] = co_await asio::async_read_until(
+        stream, asio::dynamic_buffer(buffer, kMaxLine + 2), "\r\n",
+        asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      r.ec = ec;
+      r.error = ec == asio::error::not_found ? "a reply line over 1000 bytes" : ec.message();
+      co_return r;
+    }
+    std::string line = buffer.substr(0, len - 2);
+    buffer.erase(0, len);
+    if (line.size() < 3 || !std::isdigit(static_cast<unsigned char>(line[0])) ||
+        !std::isdigit(static_cast<unsigned char>(line[1])) ||
+        !std::isdigit(static_cast<unsigned char>(line[2])) ||
+        (line.size() > 3 && line[3] != ' ' && line[3] != '-')) {
+      r.error = "not an SMTP reply: \"" + line.substr(0, 40) + "\"";
+      co_return r;
+    }
+    int code = std::stoi(line.substr(0, 3));
+    if (r.code && code != r.code) {
+      r.error = "inconsistent reply codes";
+      co_return r;
+    }
+    r.code = code;
+    r.lines.push_back(line.size() > 4 ? line.substr(4) : "");
+    if (line.size() == 3 || line[3] == ' ') co_return r;
+  }
+  r.error = "a reply of more than 100 lines";
+  co_return r;
+}
+
+template <typename Stream>
+awaitable<boost::system::error_code> send(Stream& stream, std::string command) {
+  command += "\r\n";
+  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(command),
+                                            asio::as_tuple(asio::use_awaitable));
+  (void)n;
+  co_return ec;
+}
+
+bool is_timeout(const boost::system::error_code& ec) { return ec == beast::error::timeout; }
+
+// One session up to the end of the TLS handshake. Returns the TLS stream when it got there.
+awaitable<std::unique_ptr<beast::ssl_stream<beast::tcp_stream>>> session(
+    Resolver& resolver, const ProbeOptions& options, asio::ssl::context& ctx, SmtpProbe& out,
+    Clock::time_point deadline, VerifyRecorder& recorder) {
+  using O = SmtpProbe::Outcome;
+  auto ex = co_await asio::this_coro::executor;
+  beast::tcp_stream tcp(ex);
+  auto remaining = [&] {
+    return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
+                    std::chrono::milliseconds(1));
+  };
+  ConnectResult c =
+      co_await connect_host(tcp, resolver, options.connect_to, out.host, options.port, remaining());
+  out.address = c.address;
+  if (c.status != ConnectStatus::ok) {
+    out.detail = c.detail;
+    out.outcome = c.status == ConnectStatus::no_address ? O::no_address
+                  : c.status == ConnectStatus::dns_error ? O::dns_error
+                  : c.status == ConnectStatus::timeout  ? O::timeout
+                                                         : O::connect_failed;
+    co_return nullptr;
+  }
+  tcp.expires_at(deadline);
+  std::string buffer;
+  auto fail = [&](const Reply& r, std::string_view step) {
+    out.outcome = is_timeout(r.ec) ? O::timeout : O::protocol_error;
+    out.detail = fmt::format("{}: {}", step, is_timeout(r.ec) ? "no answer in time" : r.error);
+  };
+  Reply banner = co_await read_reply(tcp, buffer);
+  if (!banner.error.empty()) {
+    fail(banner, "banner");
+    co_return nullptr;
+  }
+  out.banner = banner.lines.empty() ? "" : banner.lines.front();
+  if (banner.code != 220) {
+    out.outcome = O::protocol_error;
+    out.detail = fmt::format("the server greets with {} {}", banner.code, out.banner);
+    co_return nullptr;
+  }
+  if (auto ec = co_await send(tcp, "EHLO " + options.ehlo_name)) {
+    out.outcome = is_timeout(ec) ? O::timeout : O::protocol_error;
+    out.detail = "EHLO: " + ec.message();
+    co_return nullptr;
+  }
+  Reply ehlo = co_await read_reply(tcp, buffer);
+  if (!ehlo.error.empty() || ehlo.code != 250) {
+    if (ehlo.error.empty()) ehlo.error = fmt::format("EHLO answered {}", ehlo.code);
+    fail(ehlo, "EHLO");
+    co_return nullptr;
+  }
+  out.extensions.clear();
+  bool starttls = false;
+  for (std::size_t i = 1; i < ehlo.lines.size(); ++i) {
+    std::string keyword = ascii_lower(ehlo.lines[i].substr(0, ehlo.lines[i].find(' ')));
+    out.extensions.push_back(keyword);
+    starttls = starttls || keyword == "starttls";
+  }
+  if (!starttls) {
+    out.outcome = O::no_starttls;
+    out.detail = "STARTTLS is not in the EHLO answer";
+    co_await send(tcp, "QUIT");
+    co_return nullptr;
+  }
+  if (auto ec = co_await send(tcp, "STARTTLS")) {
+    out.outcome = is_timeout(ec) ? O::timeout : O::protocol_error;
+    out.detail = "STARTTLS: " + ec.message();
+    co_return nullptr;
+  }
+  Reply go = co_await read_reply(tcp, buffer);
+  if (!go.error.empty()) {
+    fail(go, "STARTTLS");
+    co_return nullptr;
+  }
+  if (go.code != 220) {
+    out.outcome = O::starttls_refused;
+    out.detail = fmt::format("STARTTLS answered {} {}", go.code,
+                             go.lines.empty() ? "" : go.lines.front());
+    co_return nullptr;
+  }
+  // Bytes after the 220 would be read as if they came over TLS (STARTTLS injection): refuse.
+  if (!buffer.empty()) {
+    out.outcome = O::protocol_error;
+    out.detail = "the server sent data after \"220\" to STARTTLS, before TLS started";
+    co_return nullptr;
+  }
+  auto tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(tcp), ctx);
+  prepare_client(tls->native_handle(), out.host);
+  tls->set_verify_callback(std::ref(recorder));
+  beast::get_lowest_layer(*tls).expires_at(deadline);
+  auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::client,
+                                             asio::as_tuple(asio::use_awaitable));
+  if (hec) {
+    out.outcome = is_timeout(hec) ? O::timeout : O::tls_failed;
+    out.detail = "TLS handshake: " + hec.message();
+    co_return nullptr;
+  }
+  co_return tls;
+}
+
+}  // namespace
+
+awaitable<SmtpProbe> probe_smtp(Resolver& resolver, const ProbeOptions& options, std::string host) {
+  SmtpProbe out;
+  out.host = std::move(host);
+  const auto deadline = Clock::now() + options.timeout;
+  VerifyRecorder recorder;
+  auto tls = co_await session(resolver, options, *options.tls, out, deadline, recorder);
+  if (!tls) {
+    if (out.outcome == SmtpProbe::Outcome::tls_failed && options.legacy_tls &&
+        Clock::now() < deadline) {
+      SmtpProbe again = out;
+      VerifyRecorder r2;
+      if (auto legacy = co_await session(resolver, options, *options.legacy_tls, again, deadline, r2)) {
+        out.tls_legacy_only = true;
+        out.tls.version = SSL_get_version(legacy->native_handle());
+        out.detail = fmt::format("{} only speaks {}; TLS 1.2 or later is needed", out.host,
+                                 out.tls.version);
+        beast::get_lowest_layer(*legacy).expires_after(std::chrono::milliseconds(200));
+        co_await send(*legacy, "QUIT");
+      }
+    }
+    co_return out;
+  }
+  out.outcome = SmtpProbe::Outcome::tls_ok;
+  out.tls = judge(tls->native_handle(), out.host, recorder);
+  // Leave politely: QUIT over TLS; whatever the server does next costs at most a moment.
+  beast::get_lowest_layer(*tls).expires_after(std::chrono::milliseconds(500));
+  co_await send(*tls, "QUIT");
+  co_return out;
+}
+
+}  // namespace mtasts::net
