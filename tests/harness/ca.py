@@ -1,0 +1,300 @@
+#!/usr/bin/python3 -S
+"""A test certificate authority made with openssl at test time (ECDSA P-256 everywhere).
+
+    ca.py DIR HOST:KIND [HOST:KIND...]      make DIR/ca.pem and the named leaf certificates
+    ca.py DIR --self-test                   make a leaf of every kind and check each with openssl verify
+
+Layout of DIR:
+    ca.pem                   the root certificate only: what the checker gets as --ca-file
+    root.key, intermediate.pem, intermediate.key, leaf.key (the one key every leaf uses)
+    certs/HOST-KIND.pem      what the server presents (leaf, plus the intermediate where the kind has it)
+    certs/HOST-KIND.key      its private key
+
+Kinds (KINDS below): a leaf for HOST signed by the intermediate and sent with it ("valid"), and the
+ways real deployments get it wrong: expired, not-yet-valid, wrong-name (the SAN names another host
+of the same parent domain), self-signed, incomplete-chain (leaf only: the intermediate is missing and
+ca.pem holds only the root), expiring (valid, but expires in 10 days).
+"""
+import concurrent.futures
+import datetime
+import os
+import subprocess
+import sys
+import threading
+
+KINDS = ("valid", "expired", "not-yet-valid", "wrong-name", "self-signed", "incomplete-chain",
+         "expiring")
+
+_CURVE = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+
+# (not_before, not_after) relative to now, in days; the leaf is sent with the intermediate unless
+# noted. Start one hour in the past so a just-made certificate is valid everywhere at once.
+_VALIDITY = {
+    "valid": (-1 / 24, 90),
+    "expired": (-30, -1),
+    "not-yet-valid": (10, 100),
+    "wrong-name": (-1 / 24, 90),
+    "self-signed": (-1 / 24, 90),
+    "incomplete-chain": (-1 / 24, 90),
+    "expiring": (-1 / 24, 10),
+}
+
+
+def _stamp(days):
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)
+    return t.strftime("%Y%m%d%H%M%SZ")
+
+
+def _run(args, cwd=None):
+    r = subprocess.run(args, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r.stdout
+
+
+def wrong_name(host):
+    """The name a wrong-name certificate is for: another host of the same parent domain."""
+    parent = host.split(".", 1)[1] if "." in host else host
+    return f"www.{parent}"
+
+
+class CA:
+    def __init__(self, directory):
+        self.dir = os.path.abspath(directory)
+        self.certs = os.path.join(self.dir, "certs")
+        self.ca_file = os.path.join(self.dir, "ca.pem")
+        self._lock = threading.Lock()
+        self._made = {}
+
+    # --- the two CA certificates -------------------------------------------------------------
+    def create(self):
+        os.makedirs(self.certs, exist_ok=True)
+        d = self.dir
+        if os.path.exists(self.ca_file):
+            return self
+        self._write("root.ext", "basicConstraints=critical,CA:TRUE\n"
+                                "keyUsage=critical,keyCertSign,cRLSign\n"
+                                "subjectKeyIdentifier=hash\n")
+        self._write("intermediate.ext", "basicConstraints=critical,CA:TRUE,pathlen:0\n"
+                                        "keyUsage=critical,keyCertSign,cRLSign\n"
+                                        "subjectKeyIdentifier=hash\n"
+                                        "authorityKeyIdentifier=keyid:always\n")
+        # Root: self-signed, made with `ca -selfsign` so its dates are exact like every other.
+        _run(["openssl", "req", "-new", *_CURVE, "-subj", "/O=mtasts test/CN=mtasts test root CA",
+              "-keyout", f"{d}/root.key", "-out", f"{d}/root.csr"])
+        self._sign(f"{d}/root.csr", f"{d}/root.key", None, f"{d}/root.ext", -1, 365,
+                   f"{d}/root.tmp", selfsign=True)
+        os.replace(f"{d}/root.tmp", f"{d}/root.pem")
+        _run(["openssl", "req", "-new", *_CURVE,
+              "-subj", "/O=mtasts test/CN=mtasts test intermediate CA",
+              "-keyout", f"{d}/intermediate.key", "-out", f"{d}/intermediate.csr"])
+        self._sign(f"{d}/intermediate.csr", f"{d}/root.key", f"{d}/root.pem",
+                   f"{d}/intermediate.ext", -1, 365, f"{d}/intermediate.pem")
+        # The key and request every leaf shares (see _make_leaf).
+        _run(["openssl", "req", "-new", *_CURVE, "-subj", "/CN=leaf", "-keyout", f"{d}/leaf.key",
+              "-out", f"{d}/leaf.csr"])
+        with open(f"{d}/root.pem") as f:
+            root = f.read()
+        self._write("ca.pem.tmp", root)
+        os.replace(f"{d}/ca.pem.tmp", self.ca_file)  # last: its presence means the CA is complete
+        return self
+
+    def _write(self, name, text):
+        with open(os.path.join(self.dir, name), "w") as f:
+            f.write(text)
+
+    def _sign(self, csr, ca_key, ca_cert, ext, start_days, end_days, out, selfsign=False,
+              subject=None):
+        """Sign CSR with `openssl ca` (the only openssl 3.0 command that sets both dates).
+        Each call has its own tiny database, so calls can run in parallel."""
+        base = out + ".db"
+        os.makedirs(base, exist_ok=True)
+        open(f"{base}/index.txt", "w").close()
+        conf = f"{base}/ca.cnf"
+        with open(conf, "w") as f:
+            f.write(f"""[ca]
+default_ca = test
+[test]
+dir = {base}
+database = {base}/index.txt
+new_certs_dir = {base}
+rand_serial = yes
+default_md = sha256
+policy = anything
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
+[anything]
+commonName = supplied
+organizationName = optional
+""")
+        args = ["openssl", "ca", "-batch", "-notext", "-config", conf, "-in", csr, "-keyfile", ca_key,
+                "-extfile", ext, "-startdate", _stamp(start_days), "-enddate", _stamp(end_days),
+                "-out", out]
+        args += ["-selfsign"] if selfsign else ["-cert", ca_cert]
+        if subject:
+            args += ["-subj", subject]
+        _run(args)
+        for name in os.listdir(base):
+            os.unlink(os.path.join(base, name))
+        os.rmdir(base)
+
+    # --- leaves --------------------------------------------------------------------------------
+    def paths(self, host, kind):
+        stem = os.path.join(self.certs, f"{host}-{kind}")
+        return stem + ".pem", stem + ".key"
+
+    def leaf(self, host, kind):
+        """Make (once) the certificate of KIND for HOST; returns (chain file, key file)."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown certificate kind {kind!r} (kinds: {', '.join(KINDS)})")
+        host = host.lower().rstrip(".")
+        pem, key = self.paths(host, kind)
+        with self._lock:
+            ev = self._made.get((host, kind))
+            mine = ev is None
+            if mine:
+                ev = self._made[(host, kind)] = threading.Event()
+        if not mine:
+            ev.wait()
+            return pem, key
+        try:
+            if not (os.path.exists(pem) and os.path.exists(key)):
+                self._make_leaf(host, kind, pem, key)
+        finally:
+            ev.set()
+        return pem, key
+
+    def _make_leaf(self, host, kind, pem, key):
+        """One `openssl ca` run: every leaf shares one P-256 key and one request (the subject and
+        extensions are set here), which halves the time; nothing in the tests needs distinct keys."""
+        d = self.dir
+        stem = pem[:-4]
+        san = wrong_name(host) if kind == "wrong-name" else host
+        with open(stem + ".ext", "w") as f:
+            f.write("basicConstraints=critical,CA:FALSE\n"
+                    "keyUsage=critical,digitalSignature\n"
+                    "extendedKeyUsage=serverAuth\n"
+                    f"subjectAltName=DNS:{san}\n"
+                    "subjectKeyIdentifier=hash\n")
+            if kind != "self-signed":
+                f.write("authorityKeyIdentifier=keyid:always\n")
+        start, end = _VALIDITY[kind]
+        if kind == "self-signed":
+            self._sign(f"{d}/leaf.csr", f"{d}/leaf.key", None, stem + ".ext", start, end,
+                       stem + ".crt", selfsign=True, subject=f"/CN={san}")
+        else:
+            self._sign(f"{d}/leaf.csr", f"{d}/intermediate.key", f"{d}/intermediate.pem",
+                       stem + ".ext", start, end, stem + ".crt", subject=f"/CN={san}")
+        with open(stem + ".crt") as f:
+            chain = f.read()
+        if kind not in ("self-signed", "incomplete-chain"):
+            with open(f"{d}/intermediate.pem") as f:
+                chain += f.read()
+        with open(f"{d}/leaf.key") as f:
+            key_text = f.read()
+        with open(key + ".tmp", "w") as f:
+            f.write(key_text)
+        os.chmod(key + ".tmp", 0o600)
+        with open(pem + ".tmp", "w") as f:
+            f.write(chain)
+        os.replace(key + ".tmp", key)
+        os.replace(pem + ".tmp", pem)
+        for suffix in (".ext", ".crt"):
+            os.unlink(stem + suffix)
+
+    def leaves(self, wanted, workers=4):
+        """Make many (host, kind) pairs in parallel."""
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(lambda hk: self.leaf(*hk), wanted))
+
+
+# --- checks: what each kind must look like to a verifier --------------------------------------
+def verify(ca, host, kind):
+    """openssl verify of HOST's KIND certificate against ca.pem alone, with the chain file's other
+    certificates as untrusted intermediates. Returns (ok, openssl's error text)."""
+    pem, _ = ca.paths(host, kind)
+    with open(pem) as f:
+        blocks = f.read().split("-----END CERTIFICATE-----")
+    leaf = blocks[0] + "-----END CERTIFICATE-----\n"
+    rest = "-----END CERTIFICATE-----".join(blocks[1:]).strip()
+    leaf_file = pem + ".leaf"
+    untrusted = pem + ".untrusted"
+    with open(leaf_file, "w") as f:
+        f.write(leaf)
+    args = ["openssl", "verify", "-CAfile", ca.ca_file, "-verify_hostname", host,
+            "-purpose", "sslserver"]
+    if rest:
+        with open(untrusted, "w") as f:
+            f.write(rest + "\n")
+        args += ["-untrusted", untrusted]
+    args.append(leaf_file)
+    r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for p in (leaf_file, untrusted):
+        if os.path.exists(p):
+            os.unlink(p)
+    return r.returncode == 0, r.stdout.strip()
+
+
+# What openssl verify must say for each kind: None = verifies; else a substring of its error.
+EXPECTED_VERIFY = {
+    "valid": None,
+    "expiring": None,
+    "expired": "certificate has expired",
+    "not-yet-valid": "certificate is not yet valid",
+    "wrong-name": "hostname mismatch",
+    "self-signed": "self-signed certificate",
+    "incomplete-chain": "unable to get local issuer certificate",
+}
+
+
+def self_test(directory, host="mta-sts.selftest.test"):
+    ca = CA(directory).create()
+    ca.leaves([(host, k) for k in KINDS])
+    failed = 0
+    for kind in KINDS:
+        ok, text = verify(ca, host, kind)
+        want = EXPECTED_VERIFY[kind]
+        good = ok if want is None else (not ok and want in text)
+        # The dates too: expiring must end within 9..11 days.
+        if kind == "expiring" and good:
+            end = _run(["openssl", "x509", "-noout", "-enddate", "-in", ca.paths(host, kind)[0]])
+            when = datetime.datetime.strptime(end.strip().split("=", 1)[1], "%b %d %H:%M:%S %Y %Z")
+            left = (when - datetime.datetime.utcnow()).total_seconds() / 86400
+            good = 9 < left < 11
+            text += f" (expires in {left:.1f} days)"
+        why = [l for l in text.splitlines() if l.startswith("error ")] or text.splitlines()[-1:]
+        print(f"{'ok' if good else 'FAIL'}: {kind}: {why[0].split(': ', 1)[-1] if why else ''}")
+        failed += not good
+    # Every key is P-256.
+    for kind in KINDS:
+        out = _run(["openssl", "x509", "-noout", "-text", "-in", ca.paths(host, kind)[0]])
+        if "prime256v1" not in out:
+            print(f"FAIL: {kind}: key is not P-256")
+            failed += 1
+    print(f"ca: {max(0, len(KINDS) - failed)} passed, {failed} failed")
+    return failed == 0
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0 if len(argv) >= 2 else 2
+    if argv[2:] == ["--self-test"]:
+        return 0 if self_test(argv[1]) else 1
+    ca = CA(argv[1]).create()
+    wanted = []
+    for spec in argv[2:]:
+        host, _, kind = spec.rpartition(":")
+        if not host or kind not in KINDS:
+            print(f"bad HOST:KIND {spec!r} (kinds: {', '.join(KINDS)})", file=sys.stderr)
+            return 2
+        wanted.append((host, kind))
+    for pem, key in ca.leaves(wanted):
+        print(pem, key)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,74 @@
+// Configuration of mtasts-testd: a list of listeners, each one protocol (https or smtp) and one
+// scripted behaviour. Parsing never throws; a bad file is reported with the listener it names.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mtasts::testd {
+
+enum class Kind { https, smtp };
+
+// How an HTTPS listener misbehaves (or behaves). See README.md for the exact bytes on the wire.
+enum class HttpsBehaviour {
+  ok,           // 200 policy at /.well-known/mta-sts.txt, 404 elsewhere
+  not_found,    // "404"
+  server_error, // "500"
+  redirect,     // 301 to another host
+  html,         // 200 text/html
+  large,        // 200 with a 100 KiB body
+  drip,         // headers, then one body byte per second
+  reset,        // TLS ok, then RST on the request
+  h2only,       // ALPN h2 only; HTTP/1.1 clients get no_application_protocol
+  garbage,      // TLS ok, then non-HTTP bytes
+  never_close,  // TCP accepted, TLS never answered
+  huge,         // Content-Length: 1 GiB, streamed as fast as the client reads
+};
+
+enum class SmtpBehaviour {
+  starttls,
+  no_starttls,
+  tls10_only,
+  silent,
+  garbage,
+  starttls_refused,
+  close_after_banner,
+};
+
+struct ListenerConfig {
+  std::string name;
+  Kind kind = Kind::https;
+  std::string address = "127.0.0.1";  // literal IPv4 or IPv6 address
+  std::uint16_t port = 0;             // 0: the kernel picks one
+  std::string cert_file;              // PEM chain: leaf first, then intermediates
+  std::string key_file;
+  std::string hostname = "mx.example.test";  // SMTP banner/EHLO name
+  HttpsBehaviour https = HttpsBehaviour::ok;
+  SmtpBehaviour smtp = SmtpBehaviour::starttls;
+  std::string body;                   // HTTPS response body (a default policy when absent)
+  std::string content_type = "text/plain";
+  std::chrono::seconds idle_timeout{300};  // every read and write waits at most this long
+
+  // Whether the behaviour ever gets to a TLS handshake (and so needs cert and key).
+  bool needs_tls() const;
+};
+
+struct Config {
+  std::vector<ListenerConfig> listeners;
+};
+
+struct ConfigError {
+  std::string message;
+};
+
+// Parses the JSON text of a config file. On failure returns nullopt and fills `error`.
+std::optional<Config> parse_config(std::string_view json_text, ConfigError& error);
+
+std::string_view to_string(HttpsBehaviour b);
+std::string_view to_string(SmtpBehaviour b);
+
+}  // namespace mtasts::testd

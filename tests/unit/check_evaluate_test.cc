@@ -1,0 +1,275 @@
+// check::evaluate is pure: observations in, findings out. These cases build observations by
+// hand (what DNS, the policy fetch and the MX probes said) and check the verdicts.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "check/check.h"
+
+namespace mtasts::check {
+namespace {
+
+using net::DnsStatus;
+
+constexpr std::int64_t kNow = 1'800'000'000;
+
+net::TlsVerdict good_tls(const std::string& host) {
+  net::TlsVerdict t;
+  t.handshake = true;
+  t.version = "TLSv1.3";
+  t.chain_trusted = true;
+  t.name_match = true;
+  t.leaf = net::CertInfo{"CN=" + host, "CN=test CA", {host}, kNow - 86400, kNow + 90 * 86400, "EC P-256"};
+  return t;
+}
+
+net::TxtAnswer txt(std::vector<std::string> records) {
+  net::TxtAnswer a;
+  a.status = records.empty() ? DnsStatus::nodata : DnsStatus::ok;
+  for (auto& r : records) a.records.push_back({r});
+  return a;
+}
+
+// A healthy enforce deployment; tests break one thing at a time.
+Observations healthy() {
+  Observations o;
+  o.domain = o.name = "example.com";
+  o.now = kNow;
+  o.sts_txt = txt({"v=STSv1; id=20240101"});
+  o.tlsrpt_txt = txt({"v=TLSRPTv1; rua=mailto:tlsrpt@example.com"});
+  o.mx.status = DnsStatus::ok;
+  o.mx.records = {{10, "mx1.example.com"}, {20, "mx2.example.com"}};
+  net::PolicyFetch f;
+  f.outcome = net::PolicyFetch::Outcome::response;
+  f.host = "mta-sts.example.com";
+  f.status = 200;
+  f.content_type = "text/plain; charset=utf-8";
+  f.body = "version: STSv1\nmode: enforce\nmx: mx1.example.com\nmx: mx2.example.com\nmax_age: 604800\n";
+  f.tls = good_tls(f.host);
+  o.fetch = f;
+  for (const char* host : {"mx1.example.com", "mx2.example.com"}) {
+    net::SmtpProbe p;
+    p.host = host;
+    p.outcome = net::SmtpProbe::Outcome::tls_ok;
+    p.tls = good_tls(host);
+    o.probes.push_back(p);
+  }
+  return o;
+}
+
+std::vector<std::string> codes(const Report& r) {
+  std::vector<std::string> out;
+  for (const auto& f : r.findings) out.push_back(f.code);
+  return out;
+}
+
+bool has(const Report& r, std::string_view code, Severity sev) {
+  return std::any_of(r.findings.begin(), r.findings.end(),
+                     [&](const Finding& f) { return f.code == code && f.severity == sev; });
+}
+
+TEST(CheckEvaluate, HealthyEnforceHasNoFindings) {
+  Report r = evaluate(healthy());
+  EXPECT_TRUE(r.findings.empty()) << ::testing::PrintToString(codes(r));
+  EXPECT_EQ(status_text(r.status), "ok");
+  ASSERT_TRUE(r.policy);
+  EXPECT_EQ(r.policy->mode, Mode::enforce);
+  EXPECT_EQ(*r.policy_id, "20240101");
+}
+
+TEST(CheckEvaluate, EveryErrorAndWarningHasAFix) {
+  Observations o = healthy();
+  o.sts_txt = txt({});
+  o.tlsrpt_txt = txt({});
+  o.probes[0].outcome = net::SmtpProbe::Outcome::no_starttls;
+  Report r = evaluate(o);
+  for (const auto& f : r.findings) {
+    if (f.severity != Severity::info) {
+      EXPECT_FALSE(f.fix.empty()) << f.code;
+    }
+  }
+}
+
+TEST(CheckEvaluate, StsRecordProblems) {
+  Observations o = healthy();
+  o.sts_txt = txt({"v=spf1 -all"});
+  EXPECT_TRUE(has(evaluate(o), "sts-record-missing", Severity::error));
+  o.sts_txt = txt({"v=STSv1; id=1", "v=STSv1; id=2"});
+  EXPECT_TRUE(has(evaluate(o), "sts-record-multiple", Severity::error));
+  o.sts_txt = txt({"v=STSv1; id=2024-01-01"});
+  EXPECT_TRUE(has(evaluate(o), "sts-record-invalid", Severity::error));
+  o.sts_txt.status = DnsStatus::servfail;
+  o.sts_txt.records.clear();
+  EXPECT_TRUE(has(evaluate(o), "dns-error", Severity::error));
+}
+
+TEST(CheckEvaluate, MissingRecordHintsWhereItWent) {
+  Observations o = healthy();
+  o.sts_txt = net::TxtAnswer{};
+  o.sts_txt.status = DnsStatus::nxdomain;
+  o.apex_txt = txt({"v=STSv1; id=1"});
+  Report r = evaluate(o);
+  ASSERT_TRUE(has(r, "sts-record-missing", Severity::error));
+  EXPECT_NE(r.findings[0].message.find("apex"), std::string::npos);
+  o.apex_txt.reset();
+  o.underscore_sts_txt = txt({"v=STSv1; id=1"});
+  EXPECT_NE(evaluate(o).findings[0].message.find("_mta_sts"), std::string::npos);
+}
+
+TEST(CheckEvaluate, SplitRecordStringsAreJoined) {
+  Observations o = healthy();
+  o.sts_txt.records = {{"v=STSv1; ", "id=20240101"}};
+  EXPECT_TRUE(evaluate(o).findings.empty());
+}
+
+TEST(CheckEvaluate, PolicyFetchOutcomes) {
+  using O = net::PolicyFetch::Outcome;
+  auto with = [](auto change) {
+    Observations o = healthy();
+    change(*o.fetch);
+    return evaluate(o);
+  };
+  EXPECT_TRUE(has(with([](auto& f) { f.status = 404; }), "sts-policy-not-found", Severity::error));
+  EXPECT_TRUE(has(with([](auto& f) { f.status = 301; f.location = "https://www.example.com/"; }),
+                  "sts-policy-redirect", Severity::error));
+  EXPECT_TRUE(has(with([](auto& f) { f.status = 500; }), "sts-policy-fetch-error", Severity::error));
+  EXPECT_TRUE(has(with([](auto& f) { f.content_type = "text/html"; }), "sts-policy-content-type",
+                  Severity::error));
+  EXPECT_TRUE(has(with([](auto& f) { f.content_type = ""; }), "sts-policy-content-type",
+                  Severity::error));
+  EXPECT_TRUE(has(with([](auto& f) { f.outcome = O::body_too_large; }), "sts-policy-too-large",
+                  Severity::error));
+  EXPECT_TRUE(has(with([](auto& f) { f.outcome = O::timeout; }), "sts-policy-fetch-error",
+                  Severity::error));
+  EXPECT_TRUE(has(with([](auto& f) { f.outcome = O::host_not_found; }), "sts-policy-host-missing",
+                  Severity::error));
+  Report tls = with([](auto& f) {
+    f.outcome = O::tls_failed;
+    f.tls_legacy_only = true;
+    f.tls.version = "TLSv1";
+  });
+  EXPECT_TRUE(has(tls, "tls-version-weak", Severity::error));
+  EXPECT_TRUE(has(tls, "sts-policy-fetch-error", Severity::error));
+}
+
+TEST(CheckEvaluate, PolicyHostCertificate) {
+  Observations o = healthy();
+  o.fetch->outcome = net::PolicyFetch::Outcome::cert_invalid;
+  o.fetch->tls.chain_trusted = false;
+  o.fetch->tls.expired = true;
+  Report r = evaluate(o);
+  ASSERT_TRUE(has(r, "sts-webpki-invalid", Severity::error));
+  EXPECT_NE(r.findings[0].message.find("expired"), std::string::npos);
+  o = healthy();
+  o.fetch->tls.leaf->not_after = kNow + 5 * 86400;
+  EXPECT_TRUE(has(evaluate(o), "certificate-expiring", Severity::warning));
+}
+
+TEST(CheckEvaluate, PolicyContent) {
+  Observations o = healthy();
+  o.fetch->body = "version: STSv1\nmode: report\nmx: mx1.example.com\nmax_age: 604800\n";
+  EXPECT_TRUE(has(evaluate(o), "sts-policy-invalid", Severity::error));
+  o.fetch->body = "version: STSv1\nmode: testing\nmx: mx1.example.com\nmx: mx2.example.com\nmax_age: 600\n";
+  Report r = evaluate(o);
+  EXPECT_TRUE(has(r, "mode-testing", Severity::info));
+  EXPECT_TRUE(has(r, "max-age-short", Severity::warning));
+  o.fetch->body = "version: STSv1\nmode: enforce\nmx: mx1.example.com\nmx: mx2.example.com\nmax_age: 99999999\n";
+  EXPECT_TRUE(has(evaluate(o), "max-age-long", Severity::error));
+  o.fetch->body = "version: STSv1\nmode: none\nmax_age: 86400\n";
+  EXPECT_TRUE(has(evaluate(o), "mode-none", Severity::info));
+}
+
+TEST(CheckEvaluate, MxAgainstPolicy) {
+  Observations o = healthy();
+  o.mx.records.push_back({30, "a.b.mx.example.com"});
+  o.fetch->body = "version: STSv1\nmode: enforce\nmx: mx1.example.com\nmx: mx2.example.com\n"
+                  "mx: *.mx.example.com\nmax_age: 604800\n";
+  Report r = evaluate(o);
+  ASSERT_TRUE(has(r, "mx-not-in-policy", Severity::error));
+  auto it = std::find_if(r.findings.begin(), r.findings.end(),
+                         [](const Finding& f) { return f.code == "mx-not-in-policy"; });
+  EXPECT_NE(it->message.find("exactly one label"), std::string::npos) << it->message;
+  EXPECT_TRUE(has(r, "policy-mx-unused", Severity::warning));
+  // In testing mode the same mismatch is a warning: mail still flows.
+  o.fetch->body = "version: STSv1\nmode: testing\nmx: mx1.example.com\nmx: mx2.example.com\nmax_age: 604800\n";
+  EXPECT_TRUE(has(evaluate(o), "mx-not-in-policy", Severity::warning));
+}
+
+TEST(CheckEvaluate, MxMissingOrNull) {
+  Observations o = healthy();
+  o.mx = net::MxAnswer{};
+  o.mx.status = DnsStatus::nodata;
+  o.probes.clear();
+  EXPECT_TRUE(has(evaluate(o), "mx-missing", Severity::error));
+  o.mx.status = DnsStatus::ok;
+  o.mx.records = {{0, ""}};
+  EXPECT_TRUE(has(evaluate(o), "mx-null", Severity::info));
+}
+
+TEST(CheckEvaluate, MxProbeProblemsMatterMostWhenEnforcing) {
+  using O = net::SmtpProbe::Outcome;
+  auto with = [](auto change, bool enforce = true) {
+    Observations o = healthy();
+    if (!enforce)
+      o.fetch->body = "version: STSv1\nmode: testing\nmx: mx1.example.com\nmx: mx2.example.com\n"
+                      "max_age: 604800\n";
+    change(o.probes[0]);
+    return evaluate(o);
+  };
+  EXPECT_TRUE(has(with([](auto& p) { p.outcome = O::no_starttls; }), "starttls-not-supported",
+                  Severity::error));
+  EXPECT_TRUE(has(with([](auto& p) { p.outcome = O::no_starttls; }, false),
+                  "starttls-not-supported", Severity::warning));
+  EXPECT_TRUE(has(with([](auto& p) { p.tls.chain_trusted = false; p.tls.expired = true; }),
+                  "certificate-expired", Severity::error));
+  EXPECT_TRUE(has(with([](auto& p) { p.tls.chain_trusted = false; p.tls.self_signed = true; }),
+                  "certificate-not-trusted", Severity::error));
+  EXPECT_TRUE(has(with([](auto& p) { p.tls.name_match = false; }), "certificate-host-mismatch",
+                  Severity::error));
+  EXPECT_TRUE(has(with([](auto& p) {
+                    p.outcome = O::tls_failed;
+                    p.tls_legacy_only = true;
+                  }),
+                  "tls-version-weak", Severity::error));
+  EXPECT_TRUE(has(with([](auto& p) { p.outcome = O::timeout; }), "mx-unreachable", Severity::error));
+  EXPECT_TRUE(has(with([](auto& p) { p.outcome = O::protocol_error; }), "smtp-protocol-error",
+                  Severity::error));
+  EXPECT_TRUE(has(with([](auto& p) { p.tls.leaf->not_after = kNow + 86400; }),
+                  "certificate-expiring", Severity::warning));
+}
+
+TEST(CheckEvaluate, TlsRptRecord) {
+  Observations o = healthy();
+  o.tlsrpt_txt = txt({});
+  o.draft_tlsrpt_txt = txt({"v=TLSRPTv1; rua=mailto:a@example.com"});
+  Report r = evaluate(o);
+  ASSERT_TRUE(has(r, "tlsrpt-record-missing", Severity::warning));
+  EXPECT_NE(r.findings.back().message.find("_smtp-tlsrpt"), std::string::npos);
+  EXPECT_EQ(status_text(r.status), "warning");
+  o.tlsrpt_txt = txt({"v=TLSRPTv1; rua=http://r.example.com/"});
+  EXPECT_TRUE(has(evaluate(o), "tlsrpt-record-invalid", Severity::error));
+  o.tlsrpt_txt = txt({"v=TLSRPTv1; rua=mailto:a@example.com", "v=TLSRPTv1; rua=mailto:b@example.com"});
+  EXPECT_TRUE(has(evaluate(o), "tlsrpt-record-multiple", Severity::error));
+}
+
+TEST(CheckEvaluate, PolicyChangedWithoutNewId) {
+  Observations o = healthy();
+  o.previous = Previous{"20240101", "0000"};
+  EXPECT_TRUE(has(evaluate(o), "policy-id-stale", Severity::error));
+  Report first = evaluate(healthy());
+  o.previous = Previous{"20240101", first.policy_sha256};
+  EXPECT_FALSE(has(evaluate(o), "policy-id-stale", Severity::error));
+  o.previous = Previous{"20230101", "0000"};  // a new id: fine
+  EXPECT_FALSE(has(evaluate(o), "policy-id-stale", Severity::error));
+}
+
+TEST(CheckEvaluate, InvalidDomainName) {
+  Observations o;
+  o.domain = "not a domain";
+  o.name_error = "character ' ' is not allowed";
+  Report r = evaluate(o);
+  EXPECT_TRUE(has(r, "domain-invalid", Severity::error));
+}
+
+}  // namespace
+}  // namespace mtasts::check
