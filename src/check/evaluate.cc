@@ -59,7 +59,10 @@ std::string days(std::int64_t seconds) {
 
 class Evaluator {
  public:
-  explicit Evaluator(const Observations& obs) : o_(obs) { r_.domain = obs.domain; r_.observed = &obs; }
+  explicit Evaluator(const Observations& obs) : o_(obs) {
+    r_.domain = obs.name.empty() ? obs.domain : obs.name;  // A-labels, lower case
+    r_.observed = &obs;
+  }
   Report run();
 
  private:

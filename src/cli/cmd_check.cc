@@ -62,6 +62,7 @@ boost::json::object cert_json(const net::TlsVerdict& t) {
 boost::json::object report_json(const check::Report& r) {
   boost::json::object o;
   o["domain"] = r.domain;
+  if (r.observed && r.observed->domain != r.domain) o["input"] = r.observed->domain;
   o["status"] = check::status_text(r.status);
   boost::json::array findings;
   for (const auto& f : r.findings)

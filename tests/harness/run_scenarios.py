@@ -138,12 +138,14 @@ class Scenario:
             raise ScenarioError(f"{path}: {e}") from None
 
     def _load(self, d):
-        _check_keys(d, ("description", "domain", "records", "zones", "policy_host", "mx", "before",
-                        "expect"), "top level")
+        _check_keys(d, ("description", "domain", "check_name", "records", "zones", "policy_host",
+                        "mx", "before", "expect"), "top level")
         self.description = d.get("description", "")
         if "domain" not in d or not isinstance(d["domain"], str):
             raise ScenarioError("domain is required")
         self.domain = d["domain"].lower().rstrip(".")
+        # What to pass to `mtasts check` (default: the domain), e.g. the Unicode form of an IDN.
+        self.check_name = d.get("check_name", self.domain)
         self.zones = {self.domain: _strs(d.get("records", []), "records")}
         for zone, records in d.get("zones", {}).items():
             self.zones[zone.lower().rstrip(".")] = _strs(records, f"zones.{zone}")
@@ -588,7 +590,7 @@ class Internet:
         return self.testd.ports[f"{s.name}/mx/{m['host']}"]
 
     def command(self, mtasts, s, state=None):
-        args = [mtasts, "check", s.domain, "--json", "--dns-server", f"127.0.0.1:{self.dns.port}",
+        args = [mtasts, "check", s.check_name, "--json", "--dns-server", f"127.0.0.1:{self.dns.port}",
                 "--ca-file", self.ca.ca_file, "--timeout", str(CHECK_TIMEOUT),
                 "--connect-to", f"mta-sts.{s.domain}:443:127.0.0.1:{self.policy_port(s)}"]
         for m in s.mx:
