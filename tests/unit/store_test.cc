@@ -1,0 +1,210 @@
+// The Store suite, written once, run against every backend: SQLite always (a temp file), and
+// PostgreSQL when MTASTS_TEST_POSTGRES_URL is set (ctest runs it through
+// tests/harness/with_postgres.py, which starts a throwaway server on loopback).
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/policy_id.h"
+#include "store/store.h"
+
+namespace mtasts::store {
+namespace {
+
+const char* postgres_url() { return std::getenv("MTASTS_TEST_POSTGRES_URL"); }
+
+std::vector<std::string> backends() {
+  std::vector<std::string> out = {"sqlite"};
+  if (postgres_url()) out.push_back("postgresql");
+  return out;
+}
+
+Policy policy(Mode mode, std::uint32_t max_age, std::vector<std::string> mx) {
+  Policy p;
+  p.mode = mode;
+  p.max_age = max_age;
+  for (const auto& m : mx) p.mx.push_back(*parse_mx_pattern(m));
+  return p;
+}
+
+class StoreTest : public testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "sqlite") {
+      std::string test = testing::UnitTest::GetInstance()->current_test_info()->name();
+      for (char& c : test)
+        if (c == '/') c = '-';
+      path_ = std::filesystem::temp_directory_path() /
+              ("mtasts-store-test-" + std::to_string(getpid()) + "-" + test + ".db");
+      std::filesystem::remove(path_);
+      location_ = path_.string();
+    } else {
+      location_ = postgres_url();
+      // A clean schema for every test.
+      PGconn* c = PQconnectdb(location_.c_str());
+      ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
+      PQclear(PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public;"));
+      PQfinish(c);
+    }
+    auto s = open_store(location_);
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(s).value();
+  }
+  void TearDown() override {
+    store_.reset();
+    if (!path_.empty()) {
+      std::filesystem::remove(path_);
+      std::filesystem::remove(path_.string() + "-wal");
+      std::filesystem::remove(path_.string() + "-shm");
+    }
+  }
+
+  std::filesystem::path path_;
+  std::string location_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreTest, MigratesAndReopens) {
+  EXPECT_EQ(store_->backend(), GetParam());
+  EXPECT_GE(store_->schema_version(), 1);
+  ASSERT_TRUE(store_->put_domain("example.com", policy(Mode::testing, 86400, {"mx1.example.com"}), {}, "test", 100));
+  store_.reset();
+  auto again = open_store(location_);  // migrations are idempotent
+  ASSERT_TRUE(again) << again.error().message;
+  auto d = (*again)->get_domain("example.com");
+  ASSERT_TRUE(d && *d);
+}
+
+TEST_P(StoreTest, AddGetListRemove) {
+  auto r = store_->put_domain("Example.COM.", policy(Mode::testing, 86400, {"mx1.example.com", "*.mx.example.net"}),
+                              {"mailto:tlsrpt@example.com"}, "cli:root", 1000);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->created);
+  EXPECT_TRUE(r->policy_changed);
+  EXPECT_EQ(r->domain.name, "example.com");
+  EXPECT_EQ(r->domain.version, 1);
+  EXPECT_EQ(r->domain.policy_id, policy_id(r->domain.policy));
+
+  auto got = store_->get_domain("example.com");
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_TRUE(*got);
+  const Domain& d = **got;
+  EXPECT_EQ(d.policy.mode, Mode::testing);
+  EXPECT_EQ(d.policy.max_age, 86400u);
+  ASSERT_EQ(d.policy.mx.size(), 2u);
+  EXPECT_TRUE(d.policy.mx[1].wildcard);
+  EXPECT_EQ(d.rua, std::vector<std::string>{"mailto:tlsrpt@example.com"});
+  EXPECT_EQ(d.created, 1000);
+
+  ASSERT_TRUE(store_->put_domain("b.example", policy(Mode::none, 86400, {}), {}, "t", 1000));
+  ASSERT_TRUE(store_->put_domain("a.example", policy(Mode::enforce, 604800, {"mx.a.example"}), {}, "t", 1000));
+  auto all = store_->list_domains();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].name, "a.example");
+  EXPECT_EQ((*all)[2].name, "example.com");
+  auto page = store_->list_domains("a.example", 1);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].name, "b.example");
+
+  auto removed = store_->remove_domain("b.example", "t", 2000);
+  ASSERT_TRUE(removed) << removed.error().message;
+  EXPECT_EQ(removed->name, "b.example");
+  EXPECT_FALSE(store_->get_domain("b.example")->has_value());
+  auto missing = store_->remove_domain("b.example", "t", 2000);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, "not-found");
+}
+
+TEST_P(StoreTest, NewIdOnlyWhenThePolicyChanges) {
+  auto first = store_->put_domain("example.com", policy(Mode::testing, 86400, {"mx1.example.com"}), {}, "t", 1);
+  ASSERT_TRUE(first);
+  auto same = store_->put_domain("example.com", policy(Mode::testing, 86400, {"mx1.example.com"}),
+                                 {"mailto:a@example.com"}, "t", 2);
+  ASSERT_TRUE(same);
+  EXPECT_FALSE(same->created);
+  EXPECT_FALSE(same->policy_changed);
+  EXPECT_EQ(same->domain.policy_id, first->domain.policy_id);
+  EXPECT_EQ(same->domain.version, 1);
+  auto changed = store_->put_domain("example.com", policy(Mode::enforce, 604800, {"mx1.example.com"}), {}, "t", 3);
+  ASSERT_TRUE(changed);
+  EXPECT_TRUE(changed->policy_changed);
+  EXPECT_NE(changed->domain.policy_id, first->domain.policy_id);
+  EXPECT_EQ(changed->previous_id, first->domain.policy_id);
+  EXPECT_EQ(changed->domain.version, 2);
+
+  auto history = store_->policy_history("example.com");
+  ASSERT_TRUE(history);
+  ASSERT_EQ(history->size(), 2u);
+  EXPECT_EQ((*history)[0].policy_id, first->domain.policy_id);
+  EXPECT_EQ((*history)[1].version, 2);
+  EXPECT_NE((*history)[1].policy_text.find("mode: enforce"), std::string::npos);
+}
+
+TEST_P(StoreTest, VersionsContinueAfterRemoveAndAddAgain) {
+  ASSERT_TRUE(store_->put_domain("example.com", policy(Mode::testing, 86400, {"mx1.example.com"}), {}, "t", 1));
+  ASSERT_TRUE(store_->put_domain("example.com", policy(Mode::enforce, 86400, {"mx1.example.com"}), {}, "t", 2));
+  ASSERT_TRUE(store_->remove_domain("example.com", "t", 3));
+  auto again = store_->put_domain("example.com", policy(Mode::testing, 86400, {"mx1.example.com"}), {}, "t", 4);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(again->created);
+  EXPECT_EQ(again->domain.version, 3);
+  EXPECT_EQ(store_->policy_history("example.com")->size(), 3u);
+}
+
+TEST_P(StoreTest, AuditLogSaysWhoWhenWhat) {
+  ASSERT_TRUE(store_->put_domain("example.com", policy(Mode::testing, 86400, {"mx1.example.com"}), {}, "cli:alice", 10));
+  ASSERT_TRUE(store_->put_domain("example.com", policy(Mode::testing, 86400, {"mx1.example.com", "mx2.example.com"}), {}, "api:ops", 20));
+  ASSERT_TRUE(store_->remove_domain("example.com", "cli:bob", 30));
+  ASSERT_TRUE(store_->put_domain("other.example", policy(Mode::none, 86400, {}), {}, "t", 40));
+  auto log = store_->audit_log("example.com");
+  ASSERT_TRUE(log);
+  ASSERT_EQ(log->size(), 3u);
+  EXPECT_EQ((*log)[0].action, "domain.remove");  // newest first
+  EXPECT_EQ((*log)[0].actor, "cli:bob");
+  EXPECT_EQ((*log)[1].action, "domain.set");
+  EXPECT_EQ((*log)[1].at, 20);
+  EXPECT_NE((*log)[1].detail.find("+mx mx2.example.com"), std::string::npos) << (*log)[1].detail;
+  EXPECT_EQ((*log)[2].action, "domain.add");
+  EXPECT_EQ(store_->audit_log()->size(), 4u);
+}
+
+TEST_P(StoreTest, RejectsInvalidNames) {
+  auto r = store_->put_domain("not a domain", policy(Mode::testing, 86400, {"mx.example.com"}), {}, "t", 1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "domain-invalid");
+}
+
+TEST_P(StoreTest, ManyDomains) {
+  for (int i = 0; i < 500; ++i)
+    ASSERT_TRUE(store_->put_domain("d" + std::to_string(i) + ".example",
+                                   policy(Mode::enforce, 604800, {"mx.example.net"}), {}, "t", i));
+  auto all = store_->list_domains();
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 500u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, testing::ValuesIn(backends()),
+                         [](const auto& info) { return info.param; });
+
+// Run by ctest inside with_postgres.py: fails (never skips) when the server is not there.
+TEST(StoreEnvironment, PostgresUrlGiven) {
+  ASSERT_NE(postgres_url(), nullptr) << "MTASTS_TEST_POSTGRES_URL is not set";
+}
+
+TEST(StoreOpen, BadLocations) {
+  auto r = open_store("/nonexistent-dir/x/y.db");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "store-open");
+  auto pg = open_store("postgresql://nobody:secret@127.0.0.1:1/none?connect_timeout=2");
+  ASSERT_FALSE(pg);
+  EXPECT_EQ(pg.error().code, "store-open");
+  EXPECT_EQ(pg.error().message.find("secret"), std::string::npos);  // never print the password
+}
+
+}  // namespace
+}  // namespace mtasts::store
