@@ -265,10 +265,8 @@ int run(CheckOptions& opt) {
   auto worker = [&]() -> asio::awaitable<void> {
     while (next < domains.size()) {
       std::size_t i = next++;
-      std::string d = ascii_lower(domains[i]);
-      if (!d.empty() && d.back() == '.') d.pop_back();
       observed[i] = co_await check::observe(*resolver, options, domains[i], now);
-      if (observed[i]->name.size()) observed[i]->previous = previous_for(state, observed[i]->name);
+      if (!observed[i]->name.empty()) observed[i]->previous = previous_for(state, observed[i]->name);
       reports[i] = check::evaluate(*observed[i]);
       ++done;
       if (stream) emit(i);

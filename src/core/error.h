@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -44,5 +45,13 @@ struct Findings {
   std::vector<Error> warnings;
   bool valid() const { return errors.empty(); }
 };
+
+// The value a linter produced, or its first error: how every parse_x() wraps its lint_x().
+template <typename T>
+Result<T> value_or_first_error(const Findings& findings, std::optional<T>&& value) {
+  if (value && findings.valid()) return std::move(*value);
+  if (!findings.errors.empty()) return findings.errors.front();
+  return Error{"internal", 0, 0, "no value and no error", {}};
+}
 
 }  // namespace mtasts

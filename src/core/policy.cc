@@ -371,8 +371,7 @@ PolicyLint lint_policy(std::string_view body) { return PolicyLinter{}.run(body);
 
 Result<Policy> parse_policy(std::string_view body) {
   PolicyLint lint = lint_policy(body);
-  if (!lint.findings.valid()) return lint.findings.errors.front();
-  return std::move(*lint.policy);
+  return value_or_first_error(lint.findings, std::move(lint.policy));
 }
 
 std::string serialize_policy(const Policy& policy) {

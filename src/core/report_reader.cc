@@ -311,8 +311,7 @@ ReportLint lint_report(std::string_view json) { return ReportReader{}.run(json);
 
 Result<TlsRptReport> parse_report(std::string_view json) {
   ReportLint lint = lint_report(json);
-  if (!lint.findings.valid()) return lint.findings.errors.front();
-  return std::move(*lint.report);
+  return value_or_first_error(lint.findings, std::move(lint.report));
 }
 
 }  // namespace mtasts
