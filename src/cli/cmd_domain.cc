@@ -85,19 +85,9 @@ Result<Policy> policy_from(const DomainOptions& o, Policy base, bool adding) {
   if (!o.mode.empty()) base.mode = *parse_mode(o.mode);
   if (o.max_age) base.max_age = *o.max_age;
   if (!o.mx.empty()) {
-    base.mx.clear();
-    for (const auto& text : o.mx) {
-      auto p = parse_mx_pattern(text);
-      if (!p) {
-        Error e = p.error();
-        e.code = "mx-invalid";
-        e.message = fmt::format("mx \"{}\": {}", text, e.message);
-        return e;
-      }
-      p.value().text = (p->wildcard ? "*." : "") + p->domain;
-      if (std::find(base.mx.begin(), base.mx.end(), *p) == base.mx.end())
-        base.mx.push_back(std::move(p).value());
-    }
+    auto mx = normalize_mx_list(o.mx);
+    if (!mx) return mx.error();
+    base.mx = std::move(mx).value();
   }
   if (base.mx.empty() && base.mode != Mode::none)
     return Error{"mx-missing", 0, 0,

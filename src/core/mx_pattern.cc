@@ -47,6 +47,25 @@ bool mx_matches(const MxPattern& pattern, std::string_view host) {
   return host.substr(0, label_len).find('.') == std::string_view::npos;
 }
 
+Result<std::vector<MxPattern>> normalize_mx_list(const std::vector<std::string>& texts) {
+  std::vector<MxPattern> out;
+  for (const auto& text : texts) {
+    auto p = parse_mx_pattern(text);
+    if (!p) {
+      Error e = p.error();
+      e.code = "mx-invalid";
+      e.message = "mx \"" + text + "\": " + e.message;
+      return e;
+    }
+    MxPattern pattern = std::move(p).value();
+    pattern.text = (pattern.wildcard ? "*." : "") + pattern.domain;
+    bool seen = false;
+    for (const auto& q : out) seen = seen || q == pattern;
+    if (!seen) out.push_back(std::move(pattern));
+  }
+  return out;
+}
+
 Result<bool> mx_match(std::string_view pattern, std::string_view host) {
   auto p = parse_mx_pattern(pattern);
   if (!p) return p.error();

@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.h"
 
@@ -34,6 +35,10 @@ Result<MxPattern> parse_mx_pattern(std::string_view text, MxPatternQuirks* quirk
 // matches exactly one extra leftmost label: "mx.example.com", not "example.com" or
 // "a.b.example.com".
 bool mx_matches(const MxPattern& pattern, std::string_view normalized_host);
+
+// The patterns an admin typed (--mx flags): each parsed, written in normal form (A-labels, lower
+// case, no trailing dot; `text` too), duplicates dropped, order kept. Errors: mx-invalid.
+Result<std::vector<MxPattern>> normalize_mx_list(const std::vector<std::string>& texts);
 
 // Convenience for the CLI and tests: parses both sides. Errors: `pattern-invalid`, `host-invalid`.
 Result<bool> mx_match(std::string_view pattern, std::string_view host);

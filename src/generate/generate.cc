@@ -119,18 +119,9 @@ Result<Generated> generate(const GenerateRequest& request) {
                  fmt::format("max_age {} is over the maximum of {}", request.max_age, kMaxMaxAge),
                  "use at most 31557600 (one year)"};
   g.policy.max_age = request.max_age;
-  for (const auto& text : request.mx) {
-    auto p = parse_mx_pattern(text);
-    if (!p) {
-      Error e = p.error();
-      e.code = "mx-invalid";
-      e.message = fmt::format("mx \"{}\": {}", text, e.message);
-      return e;
-    }
-    if (std::find(g.policy.mx.begin(), g.policy.mx.end(), *p) != g.policy.mx.end()) continue;
-    p.value().text = pattern_text(*p);  // we publish the normalized form
-    g.policy.mx.push_back(std::move(p).value());
-  }
+  auto mx = normalize_mx_list(request.mx);
+  if (!mx) return mx.error();
+  g.policy.mx = std::move(mx).value();
   if (g.policy.mx.empty() && request.mode != Mode::none)
     return Error{"mx-missing", 0, 0, "no MX host given",
                  "pass every MX host of the domain: --mx mx1.example.com --mx mx2.example.com"};

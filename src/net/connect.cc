@@ -14,32 +14,21 @@ awaitable<ConnectResult> connect_host(boost::beast::tcp_stream& stream, Resolver
                                       const std::vector<ConnectTo>& rules, std::string host,
                                       std::uint16_t port, std::chrono::milliseconds timeout) {
   ConnectResult out;
-  std::vector<std::string> addresses;
+  // The name must resolve even under --connect-to (a sender would need it); the rule only
+  // changes where the connection goes.
+  AddressAnswer a = co_await resolver.addresses(host);
+  out.dns = a.status;
+  if (a.status != DnsStatus::ok) {
+    out.status = a.status == DnsStatus::nxdomain || a.status == DnsStatus::nodata
+                     ? ConnectStatus::no_address
+                     : ConnectStatus::dns_error;
+    out.detail = fmt::format("{}: {}", host, a.detail.empty() ? to_string(a.status) : a.detail);
+    co_return out;
+  }
+  std::vector<std::string> addresses = std::move(a.addresses);
   if (auto mapped = map_connect(rules, host, port)) {
-    // --connect-to: the name must still resolve (a sender would need it), the connection goes
-    // to the mapped address.
-    AddressAnswer a = co_await resolver.addresses(host);
-    out.dns = a.status;
-    if (a.status != DnsStatus::ok) {
-      out.status = a.status == DnsStatus::nxdomain || a.status == DnsStatus::nodata
-                       ? ConnectStatus::no_address
-                       : ConnectStatus::dns_error;
-      out.detail = fmt::format("{}: {}", host, a.detail.empty() ? to_string(a.status) : a.detail);
-      co_return out;
-    }
-    addresses.push_back(mapped->host);
+    addresses = {mapped->host};
     port = mapped->port;
-  } else {
-    AddressAnswer a = co_await resolver.addresses(host);
-    out.dns = a.status;
-    if (a.status != DnsStatus::ok) {
-      out.status = a.status == DnsStatus::nxdomain || a.status == DnsStatus::nodata
-                       ? ConnectStatus::no_address
-                       : ConnectStatus::dns_error;
-      out.detail = fmt::format("{}: {}", host, a.detail.empty() ? to_string(a.status) : a.detail);
-      co_return out;
-    }
-    addresses = std::move(a.addresses);
   }
   for (const auto& address : addresses) {
     boost::system::error_code ec;
