@@ -50,6 +50,18 @@ run "list: empty" 0 list --json
 has "list: empty array" "d == []"
 run "add again: versions continue" 0 add example.com --mx mx1.example.com --json
 has "add again: version 4" "d['version'] == 4"
+# Bulk: JSON Lines in, CSV out, CSV back in: nothing changes, ids stay.
+printf '%s\n' '{"domain":"a.example","mode":"enforce","max_age":604800,"mx":["mx1.a.example","*.mx.example.net"],"rua":["mailto:r@a.example"]}' \
+  '{"domain":"b.example","mx":["mx.b.example"]}' '{bad' '{"domain":"c.example","mode":"enforce"}' \
+  '{"domain":"d.example","mode":"none"}' >"$tmp/in.jsonl"
+run "import with two bad lines: exit 1" 1 import "$tmp/in.jsonl" --json
+has "import: 3 added, 2 failed with line numbers" "d['added'] == 3 and d['failed'] == 2 and [e['line'] for e in d['errors']] == [3, 4]"
+timeout 60 "$mtasts" domain export --db "$db" --format csv >"$tmp/all.csv" 2>"$tmp/err"
+if [ "$(head -1 "$tmp/all.csv")" = "domain,mode,max_age,mx,rua" ] && [ "$(wc -l <"$tmp/all.csv")" -eq 5 ]; then
+  pass=$((pass + 1)); echo "ok: export csv"
+else fail=$((fail + 1)); echo "FAIL: export csv"; cat "$tmp/all.csv"; fi
+run "re-import the export: all unchanged" 0 import "$tmp/all.csv" --json
+has "re-import: 4 unchanged" "d['unchanged'] == 4 and d['added'] == 0 and d['changed'] == 0"
 run "bad store location: exit 2" 2 list --db /nonexistent/dir/x.db
 
 echo "domain ($("$mtasts" domain list --db "$db" --json >/dev/null 2>&1 && echo "${db%%:*}")): $pass passed, $fail failed"
