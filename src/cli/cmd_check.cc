@@ -238,16 +238,18 @@ int run(CheckOptions& opt) {
   }
 
   const std::int64_t now = std::time(nullptr);
-  std::vector<std::optional<check::Observations>> observed(domains.size());
-  std::vector<std::optional<check::Report>> reports(domains.size());
+  // Per domain only what outlives its check: the status, and for --json its document (the
+  // observations go as soon as the domain is printed, so memory stays flat in streaming modes).
+  std::vector<check::Severity> statuses(domains.size(), check::Severity::info);
+  std::vector<std::string> documents(opt.json ? domains.size() : 0);
+  if (!opt.state_file.empty() && (!state.contains("domains") || !state["domains"].is_object()))
+    state["domains"] = boost::json::object();
   Style style = stdout_style();
-  bool stream = opt.jsonl || opt.csv || (!opt.json);
   bool progress = domains.size() > 1 && isatty(STDERR_FILENO) == 1;
   std::size_t next = 0, done = 0;
   if (opt.csv) fmt::print("domain,status,code,severity,message,fix\n");
 
-  auto emit = [&](std::size_t i) {
-    const check::Report& r = *reports[i];
+  auto emit = [&](const check::Report& r) {
     if (opt.jsonl) {
       print_json(report_json(r));
     } else if (opt.csv) {
@@ -256,7 +258,7 @@ int run(CheckOptions& opt) {
       for (const auto& f : r.findings)
         fmt::print("{},{},{},{},{},{}\n", csv_field(r.domain), check::status_text(r.status),
                    f.code, check::to_string(f.severity), csv_field(f.message), csv_field(f.fix));
-    } else if (!opt.json) {
+    } else {
       print_human(r, style);
     }
     std::fflush(stdout);
@@ -265,11 +267,16 @@ int run(CheckOptions& opt) {
   auto worker = [&]() -> asio::awaitable<void> {
     while (next < domains.size()) {
       std::size_t i = next++;
-      observed[i] = co_await check::observe(*resolver, options, domains[i], now);
-      if (!observed[i]->name.empty()) observed[i]->previous = previous_for(state, observed[i]->name);
-      reports[i] = check::evaluate(*observed[i]);
+      check::Observations observed = co_await check::observe(*resolver, options, domains[i], now);
+      if (!observed.name.empty()) observed.previous = previous_for(state, observed.name);
+      check::Report r = check::evaluate(observed);
+      statuses[i] = r.status;
+      if (opt.json) documents[i] = json_text(report_json(r));
+      else emit(r);
+      if (!opt.state_file.empty() && r.policy_id && !r.policy_sha256.empty() && !observed.name.empty())
+        state["domains"].as_object()[observed.name] = {
+            {"id", *r.policy_id}, {"policy_sha256", r.policy_sha256}, {"checked", now}};
       ++done;
-      if (stream) emit(i);
       if (progress) fmt::print(stderr, "\r{}/{} domains checked", done, domains.size());
     }
   };
@@ -285,30 +292,25 @@ int run(CheckOptions& opt) {
   if (progress) fmt::print(stderr, "\n");
 
   if (opt.json) {
-    if (domains.size() == 1) {
-      print_json(report_json(*reports[0]));
-    } else {
-      boost::json::array all;
-      for (const auto& r : reports) all.push_back(report_json(*r));
-      print_json(all);
+    // Already serialized, in input order: one object, or an array of them.
+    std::string out = domains.size() == 1 ? documents[0] : "[";
+    if (domains.size() > 1) {
+      for (std::size_t i = 0; i < documents.size(); ++i) out += (i ? "," : "") + documents[i];
+      out += "]";
     }
+    out += "\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
   } else if (!opt.jsonl && !opt.csv && domains.size() > 1) {
     std::size_t ok = 0, warn = 0, err = 0;
-    for (const auto& r : reports) {
-      ok += r->status == check::Severity::info;
-      warn += r->status == check::Severity::warning;
-      err += r->status == check::Severity::error;
+    for (auto st : statuses) {
+      ok += st == check::Severity::info;
+      warn += st == check::Severity::warning;
+      err += st == check::Severity::error;
     }
     fmt::print("{} domains: {} ok, {} with warnings, {} with errors\n", domains.size(), ok, warn, err);
   }
 
   if (!opt.state_file.empty()) {
-    if (!state.contains("domains") || !state["domains"].is_object()) state["domains"] = boost::json::object();
-    auto& ds = state["domains"].as_object();
-    for (const auto& r : reports)
-      if (r->policy_id && !r->policy_sha256.empty() && r->observed && !r->observed->name.empty())
-        ds[r->observed->name] = {{"id", *r->policy_id}, {"policy_sha256", r->policy_sha256},
-                                 {"checked", now}};
     std::string tmp = opt.state_file + ".tmp";
     {
       std::ofstream f(tmp, std::ios::trunc);
@@ -325,8 +327,8 @@ int run(CheckOptions& opt) {
       return kExitUsage;
     }
   }
-  for (const auto& r : reports)
-    if (r->status == check::Severity::error) return kExitInvalid;
+  for (auto st : statuses)
+    if (st == check::Severity::error) return kExitInvalid;
   return kExitOk;
 }
 

@@ -75,10 +75,14 @@ void make_valid_utf8(boost::json::value& v) {
 
 }  // namespace
 
-void print_json(const boost::json::value& value) {
+std::string json_text(const boost::json::value& value) {
   boost::json::value v = value;
   make_valid_utf8(v);
-  std::string s = boost::json::serialize(v);
+  return boost::json::serialize(v);
+}
+
+void print_json(const boost::json::value& value) {
+  std::string s = json_text(value);
   s += '\n';
   std::fwrite(s.data(), 1, s.size(), stdout);
 }

@@ -32,7 +32,10 @@ Style stdout_style();
 void print_findings(const Findings& findings, std::string_view where, const Style& style);
 
 
-// One JSON document on stdout, pretty enough for people, one line for jq.
+// JSON text, always valid UTF-8: strings echoing untrusted bytes get U+FFFD for invalid ones.
+std::string json_text(const boost::json::value& v);
+
+// One JSON document on stdout, one line.
 void print_json(const boost::json::value& v);
 
 // Reads a whole file ("-" = stdin), at most `limit` bytes (then the returned size is limit + 1,

@@ -283,8 +283,12 @@ std::unique_ptr<CaresResolver> CaresResolver::create(asio::io_context& io,
   opts.tries = options.tries;
   opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_EDNS;
   opts.ednspsz = 1232;
+  // Hundreds of queries share one UDP socket while the thread is busy with TLS handshakes: with
+  // the default 208 KB receive buffer answers are dropped (and retried 2 s later, or reported as
+  // DNS errors). The kernel caps the request at net.core.rmem_max.
+  opts.socket_receive_buffer_size = 4 << 20;
   int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS |
-             ARES_OPT_EDNSPSZ;
+             ARES_OPT_EDNSPSZ | ARES_OPT_SOCK_RCVBUF;
   if (int rc = ares_init_options(&impl.channel, &opts, mask); rc != ARES_SUCCESS) {
     error = fmt::format("cannot start the DNS resolver: {}", ares_strerror(rc));
     return nullptr;

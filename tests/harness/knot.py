@@ -7,6 +7,7 @@
 As a module:
     with Knot(workdir, {"example.test": ["@ MX 10 mx1", "mx1 A 127.0.0.1"]}) as dns:
         dns.port   # kdig @127.0.0.1 -p PORT ...
+    Knot(workdir, zones, port=53)   # a fixed port instead (e.g. inside a network namespace)
 
 Each zone gets an SOA and an NS record (`ns`, 127.0.0.1) unless its records have their own.
 `catch_all` (default "test") also serves an empty parent zone so that names outside every test zone
@@ -65,12 +66,13 @@ class KnotError(RuntimeError):
 
 
 class Knot:
-    def __init__(self, workdir, zones, catch_all="test", deadline=20.0):
+    def __init__(self, workdir, zones, catch_all="test", deadline=20.0, port=None):
         self.dir = os.path.abspath(workdir)
         self.zones = {z.rstrip(".").lower(): list(r) for z, r in zones.items()}
         if catch_all and catch_all not in self.zones:
             self.zones[catch_all] = []
         self.deadline = deadline
+        self.fixed_port = port  # None: a free port (retried if another process takes it)
         self.port = None
         self.proc = None
         self.log = os.path.join(self.dir, "knotd.log")
@@ -117,7 +119,7 @@ zone:
     def start(self):
         last = ""
         for _attempt in range(5):
-            port = free_port()
+            port = self.fixed_port or free_port()
             conf = self._write(port)
             logf = open(self.log, "w")
             self.proc = subprocess.Popen([KNOTD, "-c", conf], stdin=subprocess.DEVNULL,
@@ -131,7 +133,7 @@ zone:
             except KnotError as e:
                 last = str(e)
                 self.stop()
-                if "bind" not in last and "address in use" not in last.lower():
+                if self.fixed_port or ("bind" not in last and "address in use" not in last.lower()):
                     break
         raise KnotError(last)
 

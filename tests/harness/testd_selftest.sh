@@ -96,6 +96,8 @@ smtp() {  # smtp NAME BEHAVIOUR [EXTRA-JSON]
   printf '{"name": "%s", "kind": "smtp", "listen": "127.0.0.1:0", "hostname": "mx1.example.test", "cert": "%s", "key": "%s", "behaviour": "%s"%s},\n' \
     "$1" "$TMP/chain.pem" "$TMP/leaf.key" "$2" "${3:-}"
 }
+MINT_POLICY='version: STSv1\r\nmode: enforce\r\nmx: mx1.{domain}\r\nmx: {host}.{x}\r\nmax_age: 86400\r\n'
+printf '# minted before the ready file\nmta-sts.pre.mint.test\n\nMTA-STS.Pre2.Mint.Test\n' >names.txt
 HTTPS_BEHAVIOURS="ok 404 500 redirect html large drip reset h2only garbage never-close huge"
 SMTP_BEHAVIOURS="starttls no-starttls tls10-only silent garbage starttls-refused close-after-banner"
 {
@@ -103,9 +105,26 @@ SMTP_BEHAVIOURS="starttls no-starttls tls10-only silent garbage starttls-refused
   for b in $HTTPS_BEHAVIOURS; do https "https-$b" "$b"; done
   for b in $SMTP_BEHAVIOURS; do smtp "smtp-$b" "$b"; done
   smtp smtp-idle starttls ', "idle_timeout_s": 1'
-  echo '{"name": "https-ipv4-any-port", "kind": "https", "listen": "127.0.0.1:0", "cert": "'"$TMP/chain.pem"'", "key": "'"$TMP/leaf.key"'"}'
+  echo '{"name": "https-ipv4-any-port", "kind": "https", "listen": "127.0.0.1:0", "cert": "'"$TMP/chain.pem"'", "key": "'"$TMP/leaf.key"'"},'
+  # Certificates minted per SNI name under .mint.test (no fallback certificate for https; the
+  # example.test one for smtp), one policy template for every host.
+  echo '{"name": "https-mint", "kind": "https", "listen": "127.0.0.1:0", "mint": {"ca_cert": "'"$TMP/int.pem"'", "ca_key": "'"$TMP/int.key"'", "suffix": ".mint.test", "names_file": "'"$TMP/names.txt"'"}, "body": "'"$MINT_POLICY"'"},'
+  echo '{"name": "smtp-mint", "kind": "smtp", "listen": "127.0.0.1:0", "hostname": "mx.mint.test", "cert": "'"$TMP/chain.pem"'", "key": "'"$TMP/leaf.key"'", "mint": {"ca_cert": "'"$TMP/int.pem"'", "ca_key": "'"$TMP/int.key"'", "suffix": ".mint.test"}}'
   echo ']}'
 } >config.json
+
+# A mint listener without its CA key, or minting a names file entry outside its suffix: exit 2.
+echo '{"listeners": [{"name": "m", "kind": "https", "mint": {"ca_cert": "'"$TMP/int.pem"'"}}]}' >bad.json
+timeout 10 "$TESTD" --config bad.json --ready bad.ready 2>bad.err
+rc=$?
+[ $rc -eq 2 ] && [ ! -e bad.ready ] && grep -q ca_key bad.err
+check "mint without ca_key exits 2" $? "rc=$rc, stderr: $(cat bad.err)"
+echo 'mta-sts.elsewhere.test' >bad-names.txt
+echo '{"listeners": [{"name": "m", "kind": "https", "mint": {"ca_cert": "'"$TMP/int.pem"'", "ca_key": "'"$TMP/int.key"'", "suffix": ".mint.test", "names_file": "'"$TMP/bad-names.txt"'"}}]}' >bad.json
+timeout 10 "$TESTD" --config bad.json --ready bad.ready 2>bad.err
+rc=$?
+[ $rc -eq 2 ] && [ ! -e bad.ready ] && grep -q elsewhere bad.err
+check "mint names file outside the suffix exits 2" $? "rc=$rc, stderr: $(cat bad.err)"
 
 # A bad config is refused with exit 2 before anything is bound.
 echo '{"listeners": [{"name": "x", "kind": "https", "behaviour": "teapot", "cert": "a", "key": "b"}]}' >bad.json
@@ -131,7 +150,7 @@ while read -r name port; do PORT[$name]=$port; done < <(python3 -c '
 import json, sys
 for name, port in json.load(open(sys.argv[1]))["listeners"].items():
     print(name, port)' ready.json)
-[ ${#PORT[@]} -eq 21 ]
+[ ${#PORT[@]} -eq 23 ]
 check "ready file lists every listener" $? "got ${#PORT[@]}: $(cat ready.json)"
 
 # ---------------------------------------------------------------------------------------------
@@ -244,6 +263,52 @@ size=$(set -o pipefail; timeout 20 curl -sS --cacert root.pem \
 [ "$size" = 65536 ] && grep -qi '^content-length: 1073741824' headers.out
 check "https huge: 1 GiB announced, streamed until the client stops at 64 KiB" $? \
   "size=$size $(cat headers.out curl.err)"
+
+# Minted certificates: one per SNI name, each verifying for its name alone, with its own key.
+grep -q 'https-mint: minted 2 certificates' testd.log
+check "https mint: names file minted before ready" $? "$(grep mint testd.log)"
+mint_fetch() {  # mint_fetch HOST: body in body.out, sets RC and CODE
+  CODE=$(timeout 20 curl -sS --cacert root.pem --resolve "$1:${PORT[https-mint]}:127.0.0.1" \
+    -o body.out -w '%{http_code}' "https://$1:${PORT[https-mint]}$POLICY_PATH" 2>curl.err)
+  RC=$?
+}
+mint_fetch mta-sts.a.mint.test
+printf 'version: STSv1\r\nmode: enforce\r\nmx: mx1.a.mint.test\r\nmx: mta-sts.a.mint.test.{x}\r\nmax_age: 86400\r\n' >expected-a.txt
+[ $RC -eq 0 ] && [ "$CODE" = 200 ] && cmp -s body.out expected-a.txt
+check "https mint: certificate minted on the fly, {domain} and {host} in the body" $? \
+  "rc=$RC code=$CODE $(cat curl.err) $(od -c body.out | head -5)"
+mint_fetch mta-sts.pre.mint.test
+[ $RC -eq 0 ] && [ "$CODE" = 200 ] && grep -q 'mx: mx1.pre.mint.test' body.out
+check "https mint: pre-minted name" $? "rc=$RC code=$CODE $(cat curl.err)"
+leaf_of() {  # leaf_of PORT NAME [s_client args]: the served leaf's SAN and key
+  timeout 20 openssl s_client -connect "127.0.0.1:$1" -servername "$2" "${@:3}" </dev/null 2>/dev/null |
+    openssl x509 -noout -ext subjectAltName -pubkey 2>/dev/null
+}
+a=$(leaf_of "${PORT[https-mint]}" mta-sts.a.mint.test)
+b=$(leaf_of "${PORT[https-mint]}" mta-sts.b.mint.test)
+a2=$(leaf_of "${PORT[https-mint]}" MTA-STS.A.mint.test)
+grep -q 'DNS:mta-sts.a.mint.test$' <<<"$a" && grep -q 'DNS:mta-sts.b.mint.test$' <<<"$b" &&
+  [ "$(grep -v DNS: <<<"$a")" != "$(grep -v DNS: <<<"$b")" ] && [ "$a" = "$a2" ] &&
+  [ "$(grep -c 'BEGIN PUBLIC KEY' <<<"$a")" = 1 ]
+check "https mint: a leaf per name (SAN = the name, own key), cached, case-insensitive" $? "a=$a b=$b"
+timeout 20 openssl s_client -connect "127.0.0.1:${PORT[https-mint]}" \
+  -servername mta-sts.example.test </dev/null >sclient.out 2>&1
+rc=$?
+[ $rc -ne 0 ] && grep -qi 'alert internal error' sclient.out
+check "https mint: a name outside the suffix and no fallback: no handshake" $? \
+  "rc=$rc $(tail -5 sclient.out)"
+mint_sclient() {  # mint_sclient VERIFY-NAME [s_client args...]
+  printf 'EHLO client.example.test\r\nQUIT\r\n' | timeout 20 openssl s_client -starttls smtp \
+    -connect "127.0.0.1:${PORT[smtp-mint]}" -CAfile root.pem -verify_hostname "$1" \
+    -verify_return_error -ign_eof "${@:2}" >sclient.out 2>&1
+  RC=$?
+}
+mint_sclient mx2.c.mint.test -servername mx2.c.mint.test
+[ $RC -eq 0 ] && grep -q 'Verify return code: 0 (ok)' sclient.out && grep -q '^221 ' sclient.out
+check "smtp mint: STARTTLS with a leaf minted for the SNI name" $? "rc=$RC $(tail -8 sclient.out)"
+mint_sclient mx1.example.test -noservername
+[ $RC -eq 0 ] && grep -q 'Verify return code: 0 (ok)' sclient.out
+check "smtp mint: no SNI gets the fallback certificate" $? "rc=$RC $(tail -8 sclient.out)"
 
 # ---------------------------------------------------------------------------------------------
 # SMTP over /dev/tcp

@@ -73,6 +73,53 @@ bool parse_listen(std::string_view text, ListenerConfig& l) {
   return true;
 }
 
+// "mint": {"ca_cert": PEM, "ca_key": PEM, "suffix": ".bench.test", "names_file": F, "days": 90}
+bool parse_mint(const json::value& v, ListenerConfig& l, ConfigError& error,
+                const std::string& listener) {
+  const std::string where = listener + ": \"mint\"";
+  if (!v.is_object()) {
+    error.message = where + " must be an object";
+    return false;
+  }
+  const json::object& obj = v.get_object();
+  for (const auto& member : obj) {
+    std::string_view k = member.key();
+    if (k != "ca_cert" && k != "ca_key" && k != "suffix" && k != "names_file" && k != "days") {
+      error.message = where + ": unknown key \"" + std::string(k) + "\"";
+      return false;
+    }
+  }
+  MintConfig m;
+  if (!get_string(obj, "ca_cert", m.ca_cert, error, where) ||
+      !get_string(obj, "ca_key", m.ca_key, error, where) ||
+      !get_string(obj, "suffix", m.suffix, error, where) ||
+      !get_string(obj, "names_file", m.names_file, error, where))
+    return false;
+  if (m.ca_cert.empty() || m.ca_key.empty()) {
+    error.message = where + ": \"ca_cert\" and \"ca_key\" are required";
+    return false;
+  }
+  for (char& ch : m.suffix)
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  if (const json::value* d = obj.if_contains("days")) {
+    std::int64_t days = d->is_int64() ? d->get_int64() : -1;
+    if (days < 1 || days > 3650) {
+      error.message = where + ": \"days\" must be an integer in 1..3650";
+      return false;
+    }
+    m.days = static_cast<int>(days);
+  }
+  bool tls_kind = l.kind == Kind::https ? l.https != HttpsBehaviour::never_close
+                                        : l.smtp == SmtpBehaviour::starttls ||
+                                              l.smtp == SmtpBehaviour::tls10_only;
+  if (!tls_kind) {
+    error.message = where + ": this behaviour never speaks TLS";
+    return false;
+  }
+  l.mint = std::move(m);
+  return true;
+}
+
 bool parse_listener(const json::value& v, std::size_t index, ListenerConfig& l,
                     ConfigError& error) {
   std::string where = "listeners[" + std::to_string(index) + "]";
@@ -145,8 +192,18 @@ bool parse_listener(const json::value& v, std::size_t index, ListenerConfig& l,
     l.idle_timeout = std::chrono::seconds(seconds);
   }
 
-  if (l.needs_tls() && (l.cert_file.empty() || l.key_file.empty())) {
-    error.message = where + ": behaviour \"" + behaviour + "\" needs \"cert\" and \"key\"";
+  if (const json::value* m = obj.if_contains("mint")) {
+    if (!parse_mint(*m, l, error, where)) return false;
+  }
+
+  if (l.needs_tls() && !l.mint && (l.cert_file.empty() || l.key_file.empty())) {
+    error.message =
+        where + ": behaviour \"" + behaviour + "\" needs \"cert\" and \"key\" (or \"mint\")";
+    return false;
+  }
+  if (l.mint && l.cert_file.empty() != l.key_file.empty()) {
+    error.message =
+        where + ": give both \"cert\" and \"key\" (the fallback of \"mint\"), or neither";
     return false;
   }
   return true;

@@ -39,6 +39,16 @@ enum class SmtpBehaviour {
   close_after_banner,
 };
 
+// Certificates minted per SNI name (a benchmark with thousands of hosts): a fresh ECDSA P-256 key
+// and a leaf for exactly that name, signed by this CA and served with it as the chain; cached.
+struct MintConfig {
+  std::string ca_cert;     // PEM: the issuing CA (usually an intermediate); sent after the leaf
+  std::string ca_key;      // its private key
+  std::string suffix;      // only names ending in this get a certificate; empty: any valid name
+  std::string names_file;  // optional: names (one a line) minted before the ready file
+  int days = 90;           // validity of each leaf (it starts an hour in the past)
+};
+
 struct ListenerConfig {
   std::string name;
   Kind kind = Kind::https;
@@ -52,6 +62,10 @@ struct ListenerConfig {
   std::string body;                   // HTTPS response body (a default policy when absent)
   std::string content_type = "text/plain";
   std::chrono::seconds idle_timeout{300};  // every read and write waits at most this long
+  // Set: the certificate is chosen by SNI (minted), `cert`/`key` are only the fallback for
+  // clients without SNI or with a name outside `suffix`, and an https `body` may use the
+  // placeholders {host} (the SNI name) and {domain} (it without a leading "mta-sts." label).
+  std::optional<MintConfig> mint;
 
   // Whether the behaviour ever gets to a TLS handshake (and so needs cert and key).
   bool needs_tls() const;

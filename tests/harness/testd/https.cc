@@ -74,8 +74,43 @@ std::string raw_header(std::uint64_t content_length, std::string_view content_ty
          "\r\nContent-Length: " + std::to_string(content_length) + "\r\nConnection: close\r\n\r\n";
 }
 
+// "mint" listeners serve one template for every host: {host} is the SNI name, {domain} the same
+// without a leading "mta-sts." label (so a policy can list "mx1.{domain}").
+std::string body_for(const ListenerConfig& c, const char* sni) {
+  if (!c.mint || sni == nullptr) return c.body;
+  std::string host(sni);
+  for (char& ch : host)
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  constexpr std::string_view kPrefix = "mta-sts.";
+  std::string domain = host.compare(0, kPrefix.size(), kPrefix) == 0 && host.size() > kPrefix.size()
+                           ? host.substr(kPrefix.size())
+                           : host;
+  std::string out;
+  out.reserve(c.body.size() + 64);
+  std::string_view rest = c.body;
+  for (;;) {
+    std::size_t open = rest.find('{');
+    if (open == std::string_view::npos) break;
+    out.append(rest.substr(0, open));
+    rest.remove_prefix(open);
+    if (rest.substr(0, 6) == "{host}") {
+      out += host;
+      rest.remove_prefix(6);
+    } else if (rest.substr(0, 8) == "{domain}") {
+      out += domain;
+      rest.remove_prefix(8);
+    } else {
+      out += '{';
+      rest.remove_prefix(1);
+    }
+  }
+  out.append(rest);
+  return out;
+}
+
 http::response<http::string_body> make_response(const Listener& l,
-                                                const http::request<http::string_body>& req) {
+                                                const http::request<http::string_body>& req,
+                                                const std::string& body) {
   const ListenerConfig& c = l.config;
   http::response<http::string_body> res{http::status::ok, req.version()};
   res.set(http::field::server, "mtasts-testd");
@@ -85,7 +120,7 @@ http::response<http::string_body> make_response(const Listener& l,
   switch (c.https) {
     case HttpsBehaviour::ok:
       if (path == kPolicyPath) {
-        res.body() = c.body;
+        res.body() = body;
       } else {
         res.result(http::status::not_found);
         res.set(http::field::content_type, "text/plain");
@@ -108,10 +143,10 @@ http::response<http::string_body> make_response(const Listener& l,
       break;
     case HttpsBehaviour::large:
       res.set(http::field::content_type, "text/plain");
-      res.body() = make_large_body(c.body);
+      res.body() = make_large_body(body);
       break;
     default:  // html, and any behaviour that ends up answering normally
-      res.body() = c.body;
+      res.body() = body;
       break;
   }
   res.keep_alive(req.keep_alive());
@@ -184,6 +219,8 @@ asio::awaitable<void> serve_https(asio::ip::tcp::socket socket,
     co_return;
   }
 
+  const std::string body = body_for(c, SSL_get_servername(stream.native_handle(),
+                                                         TLSEXT_NAMETYPE_host_name));
   beast::flat_buffer buffer;
   for (bool keep_alive = true; keep_alive;) {
     http::request_parser<http::string_body> parser;
@@ -220,7 +257,7 @@ asio::awaitable<void> serve_https(asio::ip::tcp::socket socket,
         break;
     }
 
-    auto res = make_response(l, req);
+    auto res = make_response(l, req, body);
     keep_alive = res.keep_alive();
     tcp.expires_after(c.idle_timeout);
     if (req.method() == http::verb::head) {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -124,6 +125,44 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, std::shared_ptr<Liste
   }
 }
 
+// "mint": {"names_file": F}: every name in F (one a line, # comments) minted before the ready
+// file, so that a benchmark measures handshakes, not minting.
+bool premint(TlsContexts& contexts, const Listener& listener, std::string& error) {
+  const MintConfig& m = *listener.config.mint;
+  std::ifstream in(m.names_file);
+  if (!in) {
+    error = "cannot read mint names file " + m.names_file + ": " + std::strerror(errno);
+    return false;
+  }
+  std::shared_ptr<CertMinter> minter = contexts.minter(m, error);
+  if (!minter) return false;
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t count = 0;
+  for (std::string line; std::getline(in, line);) {
+    line = line.substr(0, line.find('#'));
+    std::string name;
+    for (char c : line) {
+      if (c == ' ' || c == '\t' || c == '\r') continue;
+      name += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    }
+    if (name.empty()) continue;
+    if (name.size() < m.suffix.size() ||
+        name.compare(name.size() - m.suffix.size(), m.suffix.size(), m.suffix) != 0) {
+      error = m.names_file + ": \"" + name + "\" does not end in \"" + m.suffix + "\"";
+      return false;
+    }
+    if (!minter->mint(name, error)) {
+      error = m.names_file + ": \"" + name + "\": " + error;
+      return false;
+    }
+    ++count;
+  }
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  log(listener, "minted " + std::to_string(count) + " certificates from " + m.names_file + " in " +
+                    std::to_string(took.count()) + " s");
+  return true;
+}
+
 TlsProfile profile_of(const ListenerConfig& c) {
   if (c.kind == Kind::https && c.https == HttpsBehaviour::h2only) return TlsProfile::h2_only;
   if (c.kind == Kind::smtp && c.smtp == SmtpBehaviour::tls10_only) return TlsProfile::tls10_only;
@@ -160,10 +199,18 @@ int run(const Options& options) {
     const ListenerConfig& lc = listener->config;
     if (lc.needs_tls()) {
       std::string tls_error;
-      listener->tls = contexts.get(lc.cert_file, lc.key_file, profile_of(lc), tls_error);
+      listener->tls = contexts.get(lc.cert_file, lc.key_file, profile_of(lc), tls_error,
+                                   lc.mint ? &*lc.mint : nullptr);
       if (!listener->tls) {
         log(*listener, tls_error);
         return 2;
+      }
+      if (lc.mint && !lc.mint->names_file.empty()) {
+        std::string mint_error;
+        if (!premint(contexts, *listener, mint_error)) {
+          log(*listener, mint_error);
+          return 2;
+        }
       }
     }
     boost::system::error_code ec;

@@ -69,12 +69,39 @@ int require_h2(SSL* s, int* alert, void*) {
   return SSL_CLIENT_HELLO_ERROR;
 }
 
+// SSL_CTX_set_cert_cb: runs once the ClientHello is parsed, before the certificate and the
+// signature algorithm are chosen, so the minted leaf for the SNI name can be installed here.
+int mint_cert_cb(SSL* s, void* arg) {
+  const auto* b = static_cast<const TlsContexts::MintBinding*>(arg);
+  if (const char* sni = SSL_get_servername(s, TLSEXT_NAMETYPE_host_name)) {
+    std::string name(sni);
+    for (char& c : name)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    bool in_scope = name.size() >= b->suffix.size() &&
+                    name.compare(name.size() - b->suffix.size(), b->suffix.size(), b->suffix) == 0;
+    if (in_scope && b->minter->use(s, name)) return 1;
+  }
+  return b->has_fallback ? 1 : 0;  // 0: the handshake fails (internal_error alert)
+}
+
 }  // namespace
+
+std::shared_ptr<CertMinter> TlsContexts::minter(const MintConfig& mint, std::string& error) {
+  auto key = std::make_tuple(mint.ca_cert, mint.ca_key, mint.days);
+  if (auto it = minters_.find(key); it != minters_.end()) return it->second;
+  auto m = CertMinter::load(mint.ca_cert, mint.ca_key, mint.days, error);
+  if (m) minters_.emplace(std::move(key), m);
+  return m;
+}
 
 std::shared_ptr<ssl::context> TlsContexts::get(const std::string& cert_file,
                                                const std::string& key_file, TlsProfile profile,
-                                               std::string& error) {
-  auto key = std::make_tuple(cert_file, key_file, profile);
+                                               std::string& error, const MintConfig* mint) {
+  std::string mint_key;
+  if (mint != nullptr)
+    mint_key = mint->ca_cert + '\n' + mint->ca_key + '\n' + mint->suffix + '\n' +
+               std::to_string(mint->days);
+  auto key = std::make_tuple(cert_file, key_file, profile, mint_key);
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
 
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
@@ -107,6 +134,19 @@ std::shared_ptr<ssl::context> TlsContexts::get(const std::string& cert_file,
   if (!ok) {
     error = "cannot configure TLS: " + openssl_errors();
     return nullptr;
+  }
+  if (mint != nullptr) {
+    auto binding = std::make_unique<MintBinding>();
+    binding->minter = minter(*mint, error);
+    if (!binding->minter) return nullptr;
+    binding->suffix = mint->suffix;
+    binding->has_fallback = !cert_file.empty();
+    SSL_CTX_set_cert_cb(native, mint_cert_cb, binding.get());
+    bindings_.push_back(std::move(binding));
+    if (cert_file.empty()) {
+      cache_.emplace(std::move(key), ctx);
+      return ctx;
+    }
   }
   if (SSL_CTX_use_certificate_chain_file(native, cert_file.c_str()) != 1) {
     error = "cannot load certificate chain " + cert_file + ": " + openssl_errors();

@@ -1,6 +1,9 @@
-// Server TLS contexts for testd listeners. Contexts are cached by (cert, key, profile) so that a
-// benchmark config with thousands of listeners on one certificate loads it once.
+// Server TLS contexts for testd listeners. Contexts are cached by (cert, key, profile, mint) so
+// that a benchmark config with thousands of listeners on one certificate loads it once.
 #pragma once
+
+#include "config.hpp"
+#include "mint.hpp"
 
 #include <boost/asio/ssl/context.hpp>
 
@@ -8,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <vector>
 
 namespace mtasts::testd {
 
@@ -20,14 +24,29 @@ enum class TlsProfile {
 class TlsContexts {
  public:
   // The shared context, or nullptr with `error` filled when the files cannot be loaded.
+  // With `mint`, the certificate is picked by SNI from the minter of that CA (cert_file and
+  // key_file, either may be empty, are only the fallback).
   std::shared_ptr<boost::asio::ssl::context> get(const std::string& cert_file,
                                                  const std::string& key_file, TlsProfile profile,
-                                                 std::string& error);
+                                                 std::string& error,
+                                                 const MintConfig* mint = nullptr);
+
+  // The minter for a CA (one per CA and validity, shared by every listener using it).
+  std::shared_ptr<CertMinter> minter(const MintConfig& mint, std::string& error);
+
+  // What a minting context's certificate callback needs.
+  struct MintBinding {
+    std::shared_ptr<CertMinter> minter;
+    std::string suffix;
+    bool has_fallback = false;
+  };
 
  private:
-  std::map<std::tuple<std::string, std::string, TlsProfile>,
+  std::map<std::tuple<std::string, std::string, TlsProfile, std::string>,
            std::shared_ptr<boost::asio::ssl::context>>
       cache_;
+  std::map<std::tuple<std::string, std::string, int>, std::shared_ptr<CertMinter>> minters_;
+  std::vector<std::unique_ptr<MintBinding>> bindings_;  // alive as long as the contexts
 };
 
 }  // namespace mtasts::testd
