@@ -7,9 +7,6 @@
 #include <string_view>
 
 namespace mtasts::testd {
-namespace {
-
-namespace ssl = boost::asio::ssl;
 
 std::string openssl_errors() {
   std::string out;
@@ -21,6 +18,10 @@ std::string openssl_errors() {
   }
   return out.empty() ? "unknown OpenSSL error" : out;
 }
+
+namespace {
+
+namespace ssl = boost::asio::ssl;
 
 // Finds `proto` in an ALPN protocol-name list (RFC 7301 §3.1: each name is length-prefixed).
 // Returns a pointer to the name inside `list`, or nullptr.

@@ -15,6 +15,9 @@
 
 namespace mtasts::testd {
 
+// OpenSSL's error queue as one line (emptied), for startup error messages.
+std::string openssl_errors();
+
 enum class TlsProfile {
   modern,      // TLS 1.2 and 1.3; ALPN selects http/1.1 when offered
   h2_only,     // TLS 1.2+, ALPN must include "h2": others get a no_application_protocol alert
