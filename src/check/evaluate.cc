@@ -1,10 +1,9 @@
 // The judging half of `check`: observations in, findings with fixes out. Pure.
-#include <openssl/evp.h>
-
 #include <algorithm>
 
 #include "check/check.h"
 #include "core/domain.h"
+#include "core/policy_id.h"
 #include "core/text.h"
 #include "core/txt_record.h"
 #include "fmt/format.h"
@@ -28,15 +27,6 @@ std::string_view status_text(Severity s) {
 namespace {
 
 constexpr std::int64_t kExpiringSeconds = 21 * 86400;
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) out += fmt::format("{:02x}", digest[i]);
-  return out;
-}
 
 std::vector<std::string> records_of_kind(const net::TxtAnswer& a, RecordKind kind) {
   std::vector<std::string> out;

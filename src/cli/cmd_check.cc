@@ -225,9 +225,7 @@ int run(CheckOptions& opt) {
       fmt::print(stderr, "mtasts check: --dns-server {}\n", hp.error().message);
       return kExitUsage;
     }
-    ropts.server = hp->host.find(':') != std::string::npos
-                       ? fmt::format("[{}]:{}", hp->host, hp->port)
-                       : fmt::format("{}:{}", hp->host, hp->port);
+    ropts.server = net::to_string(*hp);
   }
   ropts.timeout = std::min(std::chrono::milliseconds(2000), timeout / 2);
   ropts.tries = 2;

@@ -180,7 +180,7 @@ Live look_up(const std::string& name, const std::string& dns_server) {
       live.error = hp.error().message;
       return live;
     }
-    ro.server = fmt::format("{}:{}", hp->host, hp->port);
+    ro.server = net::to_string(*hp);  // IPv6 in brackets, as for check
   }
   std::string error;
   auto resolver = net::CaresResolver::create(io, ro, error);
@@ -483,7 +483,7 @@ int export_domains(DomainOptions& o) {
     if (!page) return fail(page.error(), false);
     for (const auto& d : *page) {
       std::vector<std::string> mx;
-      for (const auto& p : d.policy.mx) mx.push_back((p.wildcard ? "*." : "") + p.domain);
+      for (const auto& p : d.policy.mx) mx.push_back(p.canonical());
       if (csv) {
         fmt::print("{},{},{},{},{}\n", d.name, to_string(d.policy.mode), d.policy.max_age,
                    fmt::join(mx, " "), fmt::join(d.rua, " "));

@@ -25,7 +25,7 @@ boost::json::value to_json(const Findings& f) {
 boost::json::value to_json(const Policy& p) {
   boost::json::array mx;
   for (const auto& m : p.mx)
-    mx.emplace_back(m.text.empty() ? (m.wildcard ? "*." : "") + m.domain : m.text);
+    mx.emplace_back(m.text.empty() ? m.canonical() : m.text);
   return boost::json::object{{"version", "STSv1"},
                              {"mode", to_string(p.mode)},
                              {"mx", std::move(mx)},

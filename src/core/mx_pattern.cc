@@ -58,7 +58,7 @@ Result<std::vector<MxPattern>> normalize_mx_list(const std::vector<std::string>&
       return e;
     }
     MxPattern pattern = std::move(p).value();
-    pattern.text = (pattern.wildcard ? "*." : "") + pattern.domain;
+    pattern.text = pattern.canonical();
     bool seen = false;
     for (const auto& q : out) seen = seen || q == pattern;
     if (!seen) out.push_back(std::move(pattern));

@@ -14,6 +14,9 @@ struct MxPattern {
   std::string domain;  // normalized (A-labels, lower case, no trailing dot), without "*."
   bool wildcard = false;
 
+  // Normal form: "*." + domain for wildcards, else the domain.
+  std::string canonical() const { return (wildcard ? "*." : "") + domain; }
+
   friend bool operator==(const MxPattern& a, const MxPattern& b) {
     return a.wildcard == b.wildcard && a.domain == b.domain;
   }

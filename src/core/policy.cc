@@ -336,8 +336,7 @@ void PolicyLinter::mx(std::string_view value, std::size_t no, std::size_t col) {
     std::string why = pattern ? "non-ASCII characters; RFC 5321 host names are ASCII"
                               : pattern.error().message;
     std::string fix = quirks.unicode && pattern
-                          ? fmt::format("write the A-label form: \"mx: {}{}\"",
-                                        pattern->wildcard ? "*." : "", pattern->domain)
+                          ? fmt::format("write the A-label form: \"mx: {}\"", pattern->canonical())
                           : "write the MX host name exactly as in DNS, or \"*.\" plus a domain";
     error("mx-invalid", no, pattern ? col : col + pattern.error().column - 1,
           fmt::format("mx \"{}\" is not a valid pattern: {}", value, why), fix);
@@ -346,11 +345,11 @@ void PolicyLinter::mx(std::string_view value, std::size_t no, std::size_t col) {
   if (quirks.uppercase)
     warn("mx-uppercase", no, col,
          fmt::format("mx \"{}\" has upper case; senders compare case-insensitively", value),
-         fmt::format("write \"mx: {}{}\"", pattern->wildcard ? "*." : "", pattern->domain));
+         fmt::format("write \"mx: {}\"", pattern->canonical()));
   if (quirks.trailing_dot)
     warn("mx-trailing-dot", no, col,
          fmt::format("mx \"{}\" ends with a dot; senders strip it", value),
-         fmt::format("write \"mx: {}{}\"", pattern->wildcard ? "*." : "", pattern->domain));
+         fmt::format("write \"mx: {}\"", pattern->canonical()));
   if (looks_like_ipv4(pattern->domain))
     warn("mx-ip-address", no, col,
          fmt::format("mx \"{}\" looks like an IP address; MX records name hosts", value),

@@ -14,4 +14,7 @@ inline constexpr std::size_t kPolicyIdLength = 20;  // 80 bits of SHA-256, lower
 
 std::string policy_id(const Policy& policy);
 
+// SHA-256 of `data`, lower-case hex (64 characters).
+std::string sha256_hex(std::string_view data);
+
 }  // namespace mtasts

@@ -27,8 +27,6 @@ std::optional<WebServer> parse_web_server(std::string_view text) {
 
 namespace {
 
-std::string pattern_text(const MxPattern& p) { return (p.wildcard ? "*." : "") + p.domain; }
-
 std::string_view file_name(WebServer server) {
   switch (server) {
     case WebServer::nginx: return "nginx.conf";
@@ -46,10 +44,10 @@ PolicyDiff diff_policies(const Policy& before, const Policy& after) {
   if (before.max_age != after.max_age) d.max_age = {before.max_age, after.max_age};
   for (const auto& p : after.mx)
     if (std::find(before.mx.begin(), before.mx.end(), p) == before.mx.end())
-      d.added_mx.push_back(pattern_text(p));
+      d.added_mx.push_back(p.canonical());
   for (const auto& p : before.mx)
     if (std::find(after.mx.begin(), after.mx.end(), p) == after.mx.end())
-      d.removed_mx.push_back(pattern_text(p));
+      d.removed_mx.push_back(p.canonical());
   return d;
 }
 

@@ -53,6 +53,11 @@ Result<HostPort> parse_host_port(std::string_view text, std::uint16_t default_po
   return hp;
 }
 
+std::string to_string(const HostPort& hp) {
+  return hp.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", hp.host, hp.port)
+                                                : fmt::format("{}:{}", hp.host, hp.port);
+}
+
 Result<ConnectTo> parse_connect_to(std::string_view text) {
   // HOST:PORT:ADDR:PORT, where HOST and ADDR may be [IPv6].
   std::string_view host, rest;

@@ -20,6 +20,9 @@ struct HostPort {
 // "127.0.0.1:53", "[::1]:53", "127.0.0.1" (port = default_port). Errors: endpoint-invalid.
 Result<HostPort> parse_host_port(std::string_view text, std::uint16_t default_port);
 
+// "host:port", "[v6]:port": the form parse_host_port reads (and c-ares' server list takes).
+std::string to_string(const HostPort& hp);
+
 // --connect-to HOST:PORT:ADDR:PORT (an empty HOST or PORT on the left matches any).
 struct ConnectTo {
   std::string host;

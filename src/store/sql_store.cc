@@ -65,8 +65,6 @@ std::vector<std::string> split_lines(const std::optional<std::string>& s) {
 
 std::string join_lines(const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, "\n")); }
 
-std::string pattern_text(const MxPattern& p) { return (p.wildcard ? "*." : "") + p.domain; }
-
 constexpr std::string_view kDomainColumns =
     "name, mode, max_age, mx, rua, policy_id, version, created, updated";
 
@@ -214,7 +212,7 @@ Result<PutResult> SqlStore::put_domain(const std::string& name, const Policy& po
     const std::string id = policy_id(policy);
     out.policy_changed = !before || before->policy_id != id || !(before->policy == policy);
     std::vector<std::string> mx;
-    for (const auto& p : policy.mx) mx.push_back(pattern_text(p));
+    for (const auto& p : policy.mx) mx.push_back(p.canonical());
     Domain& nd = out.domain;
     nd.name = d;
     nd.policy = policy;
