@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,35 @@ class Connection {
 
 std::unique_ptr<Connection> open_sqlite(const std::string& path, Error& error);
 std::unique_ptr<Connection> open_postgres(const std::string& url, Error& error);
+
+// "postgresql://..." or "postgres://..." -> PostgreSQL, anything else a SQLite file path; runs
+// every migration (store/migrations.cc) before returning. Each feature store (domains, reports,
+// the resolver's policy cache, ...) opens its own connection with this.
+Result<std::unique_ptr<Connection>> open_connection(const std::string& location);
+
+// Applies the migrations the database has not seen yet. Errors: store-migrate.
+Result<bool> migrate(Connection& db);
+
+// Runs `body` in a write transaction; rolls back when it returns an error or the commit fails.
+template <typename T, typename F>
+Result<T> transaction(Connection& db, F body) {
+  if (auto b = db.begin(); !b) return b.error();
+  Result<T> r = body();
+  if (!r) {
+    db.rollback();
+    return r;
+  }
+  if (auto c = db.commit(); !c) {
+    db.rollback();
+    return c.error();
+  }
+  return r;
+}
+
+// Column helpers: every column arrives as text.
+std::int64_t to_int(const std::optional<std::string>& s);
+std::vector<std::string> split_lines(const std::optional<std::string>& s);  // "" -> {}
+std::string join_lines(const std::vector<std::string>& v);
 
 inline Error store_error(std::string code, std::string message) {
   return Error{std::move(code), 0, 0, std::move(message), {}};

@@ -1,4 +1,4 @@
-// The Store logic, once for every backend: domains, policy versions, audit log, migrations.
+// The Store logic, once for every backend: domains, policy versions, audit log.
 #include <charconv>
 #include <ctime>
 
@@ -13,57 +13,6 @@
 namespace mtasts::store {
 
 namespace {
-
-// Versioned schema: append, never edit. {autoinc} is the backend's auto-numbered key type.
-constexpr std::string_view kMigrations[] = {
-    R"(CREATE TABLE domains (
-         name TEXT PRIMARY KEY,
-         mode TEXT NOT NULL,
-         max_age BIGINT NOT NULL,
-         mx TEXT NOT NULL,
-         rua TEXT NOT NULL,
-         policy_id TEXT NOT NULL,
-         version BIGINT NOT NULL,
-         created BIGINT NOT NULL,
-         updated BIGINT NOT NULL);
-       CREATE TABLE policy_versions (
-         domain TEXT NOT NULL,
-         version BIGINT NOT NULL,
-         policy_id TEXT NOT NULL,
-         policy_text TEXT NOT NULL,
-         created BIGINT NOT NULL,
-         actor TEXT NOT NULL,
-         PRIMARY KEY (domain, version));
-       CREATE TABLE audit_log (
-         id {autoinc},
-         at BIGINT NOT NULL,
-         actor TEXT NOT NULL,
-         action TEXT NOT NULL,
-         domain TEXT NOT NULL,
-         detail TEXT NOT NULL);
-       CREATE INDEX audit_log_domain ON audit_log (domain, id);)",
-};
-
-std::int64_t to_int(const std::optional<std::string>& s) {
-  std::int64_t v = 0;
-  if (s) std::from_chars(s->data(), s->data() + s->size(), v);
-  return v;
-}
-
-std::vector<std::string> split_lines(const std::optional<std::string>& s) {
-  std::vector<std::string> out;
-  if (!s || s->empty()) return out;
-  std::size_t start = 0;
-  while (true) {
-    std::size_t nl = s->find('\n', start);
-    out.push_back(s->substr(start, nl == std::string::npos ? std::string::npos : nl - start));
-    if (nl == std::string::npos) break;
-    start = nl + 1;
-  }
-  return out;
-}
-
-std::string join_lines(const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, "\n")); }
 
 constexpr std::string_view kDomainColumns =
     "name, mode, max_age, mx, rua, policy_id, version, created, updated";
@@ -92,7 +41,6 @@ class SqlStore final : public Store {
  public:
   explicit SqlStore(std::unique_ptr<Connection> c) : db_(std::move(c)) {}
 
-  Result<bool> migrate();
   std::string backend() const override { return db_->backend(); }
   std::int64_t schema_version() override;
   Result<std::optional<Domain>> get_domain(const std::string& name) override;
@@ -113,53 +61,8 @@ class SqlStore final : public Store {
     if (!r) return r.error();
     return true;
   }
-  // Runs `body` in a write transaction; rolls back on error.
-  template <typename T, typename F>
-  Result<T> transaction(F body) {
-    if (auto b = db_->begin(); !b) return b.error();
-    Result<T> r = body();
-    if (!r) {
-      db_->rollback();
-      return r;
-    }
-    if (auto c = db_->commit(); !c) {
-      db_->rollback();
-      return c.error();
-    }
-    return r;
-  }
-
   std::unique_ptr<Connection> db_;
 };
-
-Result<bool> SqlStore::migrate() {
-  if (auto r = db_->script("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied BIGINT NOT NULL)"); !r)
-    return r.error();
-  for (std::size_t i = 0; i < std::size(kMigrations); ++i) {
-    const std::int64_t version = static_cast<std::int64_t>(i) + 1;
-    auto done = transaction<bool>([&]() -> Result<bool> {
-      if (auto l = db_->lock_migrations(); !l) return l.error();
-      auto seen = db_->query("SELECT version FROM schema_migrations WHERE version = $1", {version});
-      if (!seen) return seen.error();
-      if (!seen->empty()) return true;
-      std::string sql(kMigrations[i]);
-      for (std::size_t at; (at = sql.find("{autoinc}")) != std::string::npos;)
-        sql.replace(at, 9, db_->autoincrement());
-      if (auto s = db_->script(sql); !s) return s.error();
-      auto mark = db_->query("INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)",
-                             {version, static_cast<std::int64_t>(std::time(nullptr))});
-      if (!mark) return mark.error();
-      return true;
-    });
-    if (!done) {
-      Error e = done.error();
-      e.code = "store-migrate";
-      e.message = fmt::format("migration {}: {}", version, e.message);
-      return e;
-    }
-  }
-  return true;
-}
 
 std::int64_t SqlStore::schema_version() {
   auto r = db_->query("SELECT MAX(version) FROM schema_migrations", {});
@@ -196,7 +99,7 @@ Result<PutResult> SqlStore::put_domain(const std::string& name, const Policy& po
   auto normalized = normalize_domain(name);
   if (!normalized) return normalized.error();
   const std::string& d = *normalized;
-  return transaction<PutResult>([&]() -> Result<PutResult> {
+  return transaction<PutResult>(*db_, [&]() -> Result<PutResult> {
     auto rows = db_->query(fmt::format("SELECT {} FROM domains WHERE name = $1{}", kDomainColumns,
                                        db_->lock_clause()),
                            {d});
@@ -272,7 +175,7 @@ Result<Domain> SqlStore::remove_domain(const std::string& name, const std::strin
   auto normalized = normalize_domain(name);
   if (!normalized) return normalized.error();
   const std::string& d = *normalized;
-  return transaction<Domain>([&]() -> Result<Domain> {
+  return transaction<Domain>(*db_, [&]() -> Result<Domain> {
     auto rows = db_->query(fmt::format("SELECT {} FROM domains WHERE name = $1{}", kDomainColumns,
                                        db_->lock_clause()),
                            {d});
@@ -324,16 +227,9 @@ Result<std::vector<AuditEntry>> SqlStore::audit_log(const std::string& domain, s
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_store(const std::string& location) {
-  Error error;
-  std::unique_ptr<Connection> c;
-  if (location.starts_with("postgresql://") || location.starts_with("postgres://"))
-    c = open_postgres(location, error);
-  else
-    c = open_sqlite(location, error);
-  if (!c) return error;
-  auto store = std::make_unique<SqlStore>(std::move(c));
-  if (auto m = store->migrate(); !m) return m.error();
-  return std::unique_ptr<Store>(std::move(store));
+  auto c = open_connection(location);
+  if (!c) return c.error();
+  return std::unique_ptr<Store>(std::make_unique<SqlStore>(std::move(c).value()));
 }
 
 }  // namespace mtasts::store

@@ -1,0 +1,115 @@
+// Schema migrations for every feature store, in one list, and the column helpers they share.
+#include <charconv>
+#include <ctime>
+
+#include "fmt/format.h"
+#include "fmt/ranges.h"
+#include "store/sql.h"
+
+namespace mtasts::store {
+
+namespace {
+
+struct Migration {
+  std::int64_t version;    // unique, never reused; applied in list order
+  std::string_view what;
+  std::string_view sql;    // {autoinc} is the backend's auto-numbered key type
+};
+
+// Append, never edit an applied migration.
+constexpr Migration kMigrations[] = {
+    {1, "domains, policy versions, audit log", R"(CREATE TABLE domains (
+         name TEXT PRIMARY KEY,
+         mode TEXT NOT NULL,
+         max_age BIGINT NOT NULL,
+         mx TEXT NOT NULL,
+         rua TEXT NOT NULL,
+         policy_id TEXT NOT NULL,
+         version BIGINT NOT NULL,
+         created BIGINT NOT NULL,
+         updated BIGINT NOT NULL);
+       CREATE TABLE policy_versions (
+         domain TEXT NOT NULL,
+         version BIGINT NOT NULL,
+         policy_id TEXT NOT NULL,
+         policy_text TEXT NOT NULL,
+         created BIGINT NOT NULL,
+         actor TEXT NOT NULL,
+         PRIMARY KEY (domain, version));
+       CREATE TABLE audit_log (
+         id {autoinc},
+         at BIGINT NOT NULL,
+         actor TEXT NOT NULL,
+         action TEXT NOT NULL,
+         domain TEXT NOT NULL,
+         detail TEXT NOT NULL);
+       CREATE INDEX audit_log_domain ON audit_log (domain, id);)"},
+    // Reserved while features land in parallel: 2 serve (api tokens, certificates, ACME
+    // accounts), 3 reports (TLS-RPT), 4 resolver (policy cache). Versions need not be contiguous.
+};
+
+}  // namespace
+
+std::int64_t to_int(const std::optional<std::string>& s) {
+  std::int64_t v = 0;
+  if (s) std::from_chars(s->data(), s->data() + s->size(), v);
+  return v;
+}
+
+std::vector<std::string> split_lines(const std::optional<std::string>& s) {
+  std::vector<std::string> out;
+  if (!s || s->empty()) return out;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t nl = s->find('\n', start);
+    out.push_back(s->substr(start, nl == std::string::npos ? std::string::npos : nl - start));
+    if (nl == std::string::npos) break;
+    start = nl + 1;
+  }
+  return out;
+}
+
+std::string join_lines(const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, "\n")); }
+
+
+Result<bool> migrate(Connection& db) {
+  if (auto r = db.script("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied BIGINT NOT NULL)"); !r)
+    return r.error();
+  for (const Migration& m : kMigrations) {
+    auto done = transaction<bool>(db, [&]() -> Result<bool> {
+      if (auto l = db.lock_migrations(); !l) return l.error();
+      auto seen = db.query("SELECT version FROM schema_migrations WHERE version = $1", {m.version});
+      if (!seen) return seen.error();
+      if (!seen->empty()) return true;
+      std::string sql(m.sql);
+      for (std::size_t at; (at = sql.find("{autoinc}")) != std::string::npos;)
+        sql.replace(at, 9, db.autoincrement());
+      if (auto s = db.script(sql); !s) return s.error();
+      auto mark = db.query("INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)",
+                           {m.version, static_cast<std::int64_t>(std::time(nullptr))});
+      if (!mark) return mark.error();
+      return true;
+    });
+    if (!done) {
+      Error e = done.error();
+      e.code = "store-migrate";
+      e.message = fmt::format("migration {} ({}): {}", m.version, m.what, e.message);
+      return e;
+    }
+  }
+  return true;
+}
+
+Result<std::unique_ptr<Connection>> open_connection(const std::string& location) {
+  Error error;
+  std::unique_ptr<Connection> c;
+  if (location.starts_with("postgresql://") || location.starts_with("postgres://"))
+    c = open_postgres(location, error);
+  else
+    c = open_sqlite(location, error);
+  if (!c) return error;
+  if (auto m = migrate(*c); !m) return m.error();
+  return c;
+}
+
+}  // namespace mtasts::store
