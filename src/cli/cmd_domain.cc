@@ -20,6 +20,7 @@
 #include "fmt/ranges.h"
 #include "net/cares_resolver.h"
 #include "net/endpoint.h"
+#include "store/domain_edit.h"
 #include "store/store.h"
 
 namespace asio = boost::asio;
@@ -65,41 +66,18 @@ int fail(const Error& e, bool json) {
 
 Result<std::unique_ptr<store::Store>> open(const DomainOptions& o) { return store::open_store(o.db); }
 
-std::string sts_record(const store::Domain& d) { return serialize_sts_record(StsRecord{d.policy_id, {}}); }
+using store::domain_json;
 
-boost::json::object domain_json(const store::Domain& d) {
-  boost::json::array rua;
-  for (const auto& r : d.rua) rua.emplace_back(r);
-  boost::json::array records;
-  records.push_back({{"name", "_mta-sts." + d.name}, {"type", "TXT"}, {"value", sts_record(d)}});
-  if (!d.rua.empty())
-    records.push_back({{"name", "_smtp._tls." + d.name},
-                       {"type", "TXT"},
-                       {"value", serialize_tlsrpt_record(TlsRptRecord{d.rua, {}})}});
-  return {{"domain", d.name},         {"policy", to_json(d.policy)},
-          {"policy_text", serialize_policy(d.policy)},
-          {"id", d.policy_id},        {"version", d.version},
-          {"rua", std::move(rua)},    {"records", std::move(records)},
-          {"created", d.created},     {"updated", d.updated}};
-}
+std::string sts_record(const store::Domain& d) { return store::sts_record_value(d); }
 
-// Builds the policy for add/set from the flags over `base`; validates like generate.
-Result<Policy> policy_from(const DomainOptions& o, Policy base, bool adding) {
-  if (!o.mode.empty()) base.mode = *parse_mode(o.mode);
-  if (o.max_age) base.max_age = *o.max_age;
-  if (!o.mx.empty()) {
-    auto mx = normalize_mx_list(o.mx);
-    if (!mx) return mx.error();
-    base.mx = std::move(mx).value();
-  }
-  if (base.mx.empty() && base.mode != Mode::none)
-    return Error{"mx-missing", 0, 0,
-                 fmt::format("mode {} needs the MX hosts", to_string(base.mode)),
-                 adding ? "pass every MX host: --mx mx1.example.com --mx mx2.example.com"
-                        : "pass --mx, or --mode none"};
-  for (const auto& uri : o.rua)
-    if (auto e = check_rua_uri(uri)) return *e;
-  return base;
+store::DomainEdit edit_from(const DomainOptions& o) {
+  store::DomainEdit e;
+  if (!o.mode.empty()) e.mode = o.mode;
+  e.max_age = o.max_age;
+  if (!o.mx.empty()) e.mx = o.mx;
+  if (!o.rua.empty()) e.rua = o.rua;
+  if (o.clear_rua) e.rua = std::vector<std::string>{};
+  return e;
 }
 
 void print_change(const store::PutResult& r, const DomainOptions& o) {
@@ -146,19 +124,9 @@ int add_or_set(DomainOptions& o, bool adding) {
     return fail(Error{"not-found", 0, 0, fmt::format("{} is not in the store", o.name),
                       "add it with `mtasts domain add`"},
                 o.json);
-  Policy base;
-  base.mode = Mode::testing;
-  base.max_age = 86400;
-  std::vector<std::string> rua;
-  if (*existing) {
-    base = (*existing)->policy;
-    rua = (*existing)->rua;
-  }
-  auto policy = policy_from(o, base, adding);
-  if (!policy) return fail(policy.error(), o.json);
-  if (!o.rua.empty()) rua = o.rua;
-  if (o.clear_rua) rua.clear();
-  auto r = (*s)->put_domain(o.name, *policy, rua, actor(), std::time(nullptr));
+  auto edited = store::apply_edit(edit_from(o), *existing);
+  if (!edited) return fail(edited.error(), o.json);
+  auto r = (*s)->put_domain(o.name, edited->policy, edited->rua, actor(), std::time(nullptr));
   if (!r) return fail(r.error(), o.json);
   print_change(*r, o);
   return kExitOk;
@@ -299,16 +267,12 @@ int remove(DomainOptions& o) {
   auto got = (*s)->get_domain(o.name);
   if (!got) return fail(got.error(), o.json);
   if (!*got) return fail(Error{"not-found", 0, 0, fmt::format("{} is not in the store", o.name), {}}, o.json);
-  // Senders keep an enforce/testing policy cached for max_age: pulling it abruptly strands them.
-  if ((*got)->policy.mode != Mode::none && !o.force)
-    return fail(Error{"unsafe-remove", 0, 0,
-                      fmt::format("{} is in mode {}; senders keep that policy cached for up to {} s "
-                                  "after it disappears",
-                                  (*got)->name, to_string((*got)->policy.mode), (*got)->policy.max_age),
-                      fmt::format("first `mtasts domain set {} --mode none`, wait max_age, then "
-                                  "remove (or pass --force)",
-                                  (*got)->name)},
-                o.json);
+  if (auto unsafe = store::check_remove(**got, o.force)) {
+    unsafe->fix = fmt::format("first `mtasts domain set {} --mode none`, wait max_age, then remove "
+                              "(or pass --force)",
+                              (*got)->name);
+    return fail(*unsafe, o.json);
+  }
   auto r = (*s)->remove_domain(o.name, actor(), std::time(nullptr));
   if (!r) return fail(r.error(), o.json);
   if (o.json) {
@@ -431,21 +395,12 @@ int import(DomainOptions& o) {
     auto b = csv ? parse_csv(line, no) : parse_jsonl(line, no);
     Result<store::PutResult> r = Error{};
     if (b) {
-      DomainOptions one;
-      one.mode = b->mode;
-      one.max_age = b->max_age;
-      one.mx = b->mx;
-      one.rua = b->rua;
-      Policy base;
-      base.mode = Mode::testing;
-      base.max_age = 86400;
-      if (!parse_mode(b->mode)) {
-        r = Error{"import-invalid", no, 0, fmt::format("mode \"{}\" is not testing, enforce or none", b->mode), {}};
-      } else if (auto policy = policy_from(one, base, true); !policy) {
-        r = policy.error();
-      } else {
-        r = (*s)->put_domain(b->domain, *policy, b->rua, who, now);
-      }
+      // Desired state: every field given (defaults filled in by the parser).
+      store::DomainEdit edit{b->mode, b->max_age, b->mx, b->rua};
+      if (auto edited = store::apply_edit(edit, std::nullopt); !edited)
+        r = edited.error();
+      else
+        r = (*s)->put_domain(b->domain, edited->policy, edited->rua, who, now);
     } else {
       r = b.error();
     }
