@@ -44,8 +44,13 @@ constexpr Migration kMigrations[] = {
          domain TEXT NOT NULL,
          detail TEXT NOT NULL);
        CREATE INDEX audit_log_domain ON audit_log (domain, id);)"},
-    // Reserved while features land in parallel: 2 serve (api tokens, certificates, ACME
-    // accounts), 3 reports (TLS-RPT), 4 resolver (policy cache). Versions need not be contiguous.
+    {2, "admin API tokens", R"(CREATE TABLE api_tokens (
+         name TEXT PRIMARY KEY,
+         hash TEXT NOT NULL UNIQUE,
+         created BIGINT NOT NULL,
+         last_used BIGINT NOT NULL);)"},
+    // Reserved while features land in parallel: 3 reports (TLS-RPT), 4 resolver (policy cache),
+    // 5 certificates and ACME accounts. Versions need not be contiguous.
 };
 
 }  // namespace

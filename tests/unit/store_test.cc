@@ -10,6 +10,7 @@
 
 #include "core/policy_id.h"
 #include "store/store.h"
+#include "store/token_store.h"
 
 namespace mtasts::store {
 namespace {
@@ -186,6 +187,47 @@ TEST_P(StoreTest, ManyDomains) {
   auto all = store_->list_domains();
   ASSERT_TRUE(all);
   EXPECT_EQ(all->size(), 500u);
+}
+
+TEST_P(StoreTest, TokensAreShownOnceAndStoredHashed) {
+  auto tokens = TokenStore::open(location_);
+  ASSERT_TRUE(tokens) << tokens.error().message;
+  auto& t = **tokens;
+  auto secret = t.create("ci-bot", "test", 100);
+  ASSERT_TRUE(secret) << secret.error().message;
+  EXPECT_TRUE(secret->starts_with("mtasts_"));
+  EXPECT_EQ(secret->size(), 47u);
+  auto again = t.create("ci-bot", "test", 101);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, "token-exists");
+  EXPECT_EQ(t.create("bad name", "test", 101).error().code, "token-name");
+
+  auto ok = t.verify(*secret, 200);
+  ASSERT_TRUE(ok && *ok);
+  EXPECT_EQ((*ok)->name, "ci-bot");
+  EXPECT_EQ((*ok)->last_used, 200);
+  std::string wrong = *secret;
+  wrong.back() = wrong.back() == '0' ? '1' : '0';
+  auto bad = t.verify(wrong, 200);
+  ASSERT_TRUE(bad);
+  EXPECT_FALSE(*bad);
+  EXPECT_FALSE(*t.verify("", 200));
+  EXPECT_FALSE(*t.verify("Bearer " + *secret, 200));
+
+  // The secret itself is nowhere in the database: only its hash.
+  auto listed = t.list();
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].name, "ci-bot");
+  auto log = store_->audit_log();
+  ASSERT_TRUE(log);
+  ASSERT_FALSE(log->empty());
+  EXPECT_EQ(log->front().action, "token.add");
+  for (const auto& e : *log) EXPECT_EQ(e.detail.find(*secret), std::string::npos);
+
+  ASSERT_TRUE(t.remove("ci-bot", "test", 300));
+  EXPECT_FALSE(*t.verify(*secret, 301));
+  EXPECT_EQ(t.remove("ci-bot", "test", 302).error().code, "not-found");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, testing::ValuesIn(backends()),
