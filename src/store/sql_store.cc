@@ -50,6 +50,8 @@ class SqlStore final : public Store {
                                std::int64_t now) override;
   Result<Domain> remove_domain(const std::string& name, const std::string& actor,
                                std::int64_t now) override;
+  Result<std::int64_t> last_change() override;
+  Result<std::vector<std::string>> changed_since(std::int64_t audit_id, std::size_t limit) override;
   Result<std::vector<PolicyVersion>> policy_history(const std::string& name) override;
   Result<std::vector<AuditEntry>> audit_log(const std::string& domain, std::size_t limit) override;
 
@@ -67,6 +69,21 @@ class SqlStore final : public Store {
 std::int64_t SqlStore::schema_version() {
   auto r = db_->query("SELECT MAX(version) FROM schema_migrations", {});
   return r && !r->empty() ? to_int((*r)[0][0]) : 0;
+}
+
+Result<std::int64_t> SqlStore::last_change() {
+  auto r = db_->query("SELECT COALESCE(MAX(id), 0) FROM audit_log", {});
+  if (!r) return r.error();
+  return r->empty() ? 0 : to_int((*r)[0][0]);
+}
+
+Result<std::vector<std::string>> SqlStore::changed_since(std::int64_t audit_id, std::size_t limit) {
+  auto r = db_->query("SELECT DISTINCT domain FROM audit_log WHERE id > $1 AND domain <> '' ORDER BY domain LIMIT $2",
+                      {audit_id, static_cast<std::int64_t>(limit)});
+  if (!r) return r.error();
+  std::vector<std::string> out;
+  for (const auto& row : *r) out.push_back(row[0].value_or(""));
+  return out;
 }
 
 Result<std::optional<Domain>> SqlStore::get_domain(const std::string& name) {

@@ -72,6 +72,10 @@ class Store {
   // Errors: not-found.
   virtual Result<Domain> remove_domain(const std::string& name, const std::string& actor,
                                        std::int64_t now) = 0;
+  // Change feed for servers that keep domains in memory: the highest audit id, and the domains
+  // changed after a given id (sorted, unique). A reload reads only what changed.
+  virtual Result<std::int64_t> last_change() = 0;
+  virtual Result<std::vector<std::string>> changed_since(std::int64_t audit_id, std::size_t limit) = 0;
   virtual Result<std::vector<PolicyVersion>> policy_history(const std::string& name) = 0;
   virtual Result<std::vector<AuditEntry>> audit_log(const std::string& domain = {},
                                                     std::size_t limit = 100) = 0;

@@ -189,6 +189,25 @@ TEST_P(StoreTest, ManyDomains) {
   EXPECT_EQ(all->size(), 500u);
 }
 
+TEST_P(StoreTest, ChangeFeedNamesTheChangedDomains) {
+  auto start = store_->last_change();
+  ASSERT_TRUE(start);
+  EXPECT_EQ(*start, 0);
+  ASSERT_TRUE(store_->put_domain("a.example", policy(Mode::testing, 86400, {"mx.a.example"}), {}, "t", 1));
+  auto mark = store_->last_change();
+  ASSERT_TRUE(mark);
+  EXPECT_GT(*mark, 0);
+  ASSERT_TRUE(store_->put_domain("c.example", policy(Mode::testing, 86400, {"mx.c.example"}), {}, "t", 2));
+  ASSERT_TRUE(store_->put_domain("b.example", policy(Mode::none, 86400, {}), {}, "t", 3));
+  ASSERT_TRUE(store_->put_domain("c.example", policy(Mode::enforce, 86400, {"mx.c.example"}), {}, "t", 4));
+  ASSERT_TRUE(store_->remove_domain("b.example", "t", 5));
+  auto changed = store_->changed_since(*mark, 100);
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(*changed, (std::vector<std::string>{"b.example", "c.example"}));
+  EXPECT_EQ(store_->changed_since(*mark, 1)->size(), 1u);
+  EXPECT_TRUE(store_->changed_since(*store_->last_change(), 100)->empty());
+}
+
 TEST_P(StoreTest, TokensAreShownOnceAndStoredHashed) {
   auto tokens = TokenStore::open(location_);
   ASSERT_TRUE(tokens) << tokens.error().message;
