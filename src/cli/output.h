@@ -32,8 +32,7 @@ Style stdout_style();
 void print_findings(const Findings& findings, std::string_view where, const Style& style);
 
 
-// JSON text, always valid UTF-8: strings echoing untrusted bytes get U+FFFD for invalid ones.
-std::string json_text(const boost::json::value& v);
+using mtasts::json_text;
 
 // One JSON document on stdout, one line.
 void print_json(const boost::json::value& v);

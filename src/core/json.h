@@ -3,6 +3,7 @@
 
 #include <boost/json/fwd.hpp>
 
+#include <string>
 #include <string_view>
 
 #include "core/error.h"
@@ -15,5 +16,8 @@ boost::json::value to_json(const Error& e);
 boost::json::value to_json(const Findings& f);
 // {"version": "STSv1", "mode": "...", "mx": ["as written"], "max_age": N}
 boost::json::value to_json(const Policy& p);
+
+// JSON text, always valid UTF-8: strings echoing untrusted bytes get U+FFFD for invalid ones.
+std::string json_text(const boost::json::value& v);
 
 }  // namespace mtasts
