@@ -11,5 +11,6 @@ void register_lint_commands(CLI::App& app, int& exit_code);
 void register_generate_command(CLI::App& app, int& exit_code);
 void register_check_command(CLI::App& app, int& exit_code);
 void register_domain_command(CLI::App& app, int& exit_code);
+void register_serve_command(CLI::App& app, int& exit_code);  // serve + token
 
 }  // namespace mtasts::cli

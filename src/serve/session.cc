@@ -1,0 +1,300 @@
+// One connection of `mtasts serve`: TLS handshake (HTTPS), then HTTP/1.1 requests with
+// keep-alive until the client closes, a limit is hit or the server drains.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <array>
+#include <ctime>
+
+#include "fmt/format.h"
+#include "serve/server_state.h"
+
+namespace mtasts::serve {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+constexpr std::string_view kPolicyPath = "/.well-known/mta-sts.txt";
+constexpr std::string_view kAcmePrefix = "/.well-known/acme-challenge/";
+
+// "Date: Wed, 25 Nov 2026 14:00:00 GMT\r\n", formatted once a second per thread.
+std::string_view date_header() {
+  thread_local std::time_t last = 0;
+  thread_local char buf[64];
+  thread_local std::size_t len = 0;
+  std::time_t now = std::time(nullptr);
+  if (now != last) {
+    struct tm t {};
+    gmtime_r(&now, &t);
+    len = std::strftime(buf, sizeof buf, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &t);
+    last = now;
+  }
+  return {buf, len};
+}
+
+std::string_view reason(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 301: return "Moved Permanently";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+  }
+}
+
+struct Reply {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool head = false;  // headers only
+};
+
+std::string serialize(const Reply& r, bool keep_alive) {
+  std::string out = fmt::format("HTTP/1.1 {} {}\r\nServer: mtasts\r\n{}", r.status, reason(r.status), date_header());
+  out += fmt::format("Content-Type: {}\r\nContent-Length: {}\r\n", r.content_type, r.body.size());
+  for (const auto& [k, v] : r.headers) out += fmt::format("{}: {}\r\n", k, v);
+  out += keep_alive ? "\r\n" : "Connection: close\r\n\r\n";
+  if (!r.head) out += r.body;
+  return out;
+}
+
+Reply text(int status, std::string body) {
+  Reply r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+// Per-connection request rate: a token bucket refilled at `rate` per second, burst `rate`.
+class Bucket {
+ public:
+  explicit Bucket(double rate) : rate_(rate), tokens_(rate) {}
+  bool take() {
+    auto now = std::chrono::steady_clock::now();
+    tokens_ = std::min(rate_, tokens_ + std::chrono::duration<double>(now - last_).count() * rate_);
+    last_ = now;
+    if (tokens_ < 1) return false;
+    tokens_ -= 1;
+    return true;
+  }
+
+ private:
+  double rate_, tokens_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+template <typename Stream>
+tcp::socket& socket_of(Stream& s) {
+  return beast::get_lowest_layer(s).socket();
+}
+
+struct Connection : SessionHandle {
+  Worker& w;
+  bool idle = false;
+  std::list<SessionHandle*>::iterator self;
+  explicit Connection(Worker& worker) : w(worker) {
+    w.shared.counters.connections_total.inc();
+    w.shared.counters.connections_open.add(1);
+    self = w.sessions.insert(w.sessions.end(), this);
+  }
+  ~Connection() {
+    w.sessions.erase(self);
+    w.shared.counters.connections_open.add(-1);
+    w.shared.connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+};
+
+// The admin API on the store thread; the coroutine resumes on its worker afterwards.
+asio::awaitable<Reply> admin(Worker& w, ApiRequest request) {
+  Shared& s = w.shared;
+  s.counters.api_requests.inc();
+  ApiResponse r = co_await asio::co_spawn(
+      s.store_pool, [&]() -> asio::awaitable<ApiResponse> { co_return s.admin->handle(request, std::time(nullptr)); },
+      asio::use_awaitable);
+  Reply out;
+  out.status = r.status;
+  out.content_type = r.content_type;
+  out.body = std::move(r.body);
+  out.headers = std::move(r.headers);
+  co_return out;
+}
+
+template <typename Stream>
+asio::awaitable<void> serve_requests(Worker& w, Stream& stream, ListenerKind kind, Connection& conn,
+                                     std::string sni) {
+  Shared& s = w.shared;
+  const ServeConfig& cfg = s.config;
+  Counters& n = s.counters;
+  beast::flat_buffer buffer;
+  Bucket bucket(cfg.requests_per_second);
+  auto& lowest = beast::get_lowest_layer(stream);
+  for (;;) {
+    if (buffer.size() == 0) {  // keep-alive: wait for the next request's first bytes
+      if (s.draining.load(std::memory_order_relaxed)) co_return;
+      conn.idle = true;
+      lowest.expires_after(cfg.idle_timeout);
+      auto [ec, got] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+      conn.idle = false;
+      if (ec) {
+        if (ec == beast::error::timeout) n.idle_closes.inc();
+        co_return;
+      }
+      buffer.commit(got);
+    }
+    lowest.expires_after(cfg.header_timeout);
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(cfg.header_limit));
+    parser.body_limit(cfg.api_body_limit);
+    auto [ec, used] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    Reply reply;
+    bool keep = false;
+    if (ec) {
+      if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
+        co_return;
+      if (ec == beast::error::timeout) {
+        n.header_timeouts.inc();
+        co_return;
+      }
+      if (ec == http::error::header_limit) {
+        n.header_too_large.inc();
+        reply = text(431, "request headers too large\n");
+      } else if (ec == http::error::body_limit) {
+        reply = text(413, "request body too large\n");
+      } else {
+        n.bad_request.inc();
+        reply = text(400, "bad request\n");
+      }
+    } else {
+      auto& req = parser.get();
+      keep = req.keep_alive() && !s.draining.load(std::memory_order_relaxed);
+      std::string_view target(req.target().data(), req.target().size());
+      std::string_view path = target.substr(0, target.find('?'));
+      std::string_view host(req[http::field::host].data(), req[http::field::host].size());
+      const bool get_or_head = req.method() == http::verb::get || req.method() == http::verb::head;
+      if (!bucket.take()) {
+        n.rate_limited.inc();
+        reply = text(429, "too many requests on this connection\n");
+        keep = false;
+      } else if (kind == ListenerKind::https && path == kPolicyPath) {
+        auto snapshot = w.hosted();  // kept alive for the write below
+        const HostedPolicy* p = snapshot ? snapshot->find(host.empty() ? std::string_view(sni) : host) : nullptr;
+        if (!p) {
+          n.not_hosted.inc();
+          reply = text(404, "no MTA-STS policy is hosted for this name\n");
+        } else if (!get_or_head) {
+          n.method_not_allowed.inc();
+          reply = text(405, "use GET\n");
+          reply.headers.emplace_back("Allow", "GET, HEAD");
+        } else {
+          // The hot path: prepared bytes, no formatting.
+          n.policy_served.inc();
+          static constexpr std::string_view status = "HTTP/1.1 200 OK\r\nServer: mtasts\r\n";
+          std::string_view end = keep ? "\r\n" : "Connection: close\r\n\r\n";
+          std::array<asio::const_buffer, 5> out = {
+              asio::buffer(status), asio::buffer(date_header()), asio::buffer(p->headers),
+              asio::buffer(end),
+              asio::buffer(req.method() == http::verb::head ? std::string_view() : std::string_view(p->body))};
+          auto [wec, wn] = co_await asio::async_write(stream, out, use_tuple);
+          if (wec || !keep) co_return;
+          continue;
+        }
+      } else if (kind == ListenerKind::http && path.starts_with(kAcmePrefix) && get_or_head) {
+        auto answer = s.challenges.http01(std::string(path.substr(kAcmePrefix.size())));
+        if (answer) {
+          n.acme_http01.inc();
+          reply = text(200, *answer);
+          reply.content_type = "application/octet-stream";
+        } else {
+          reply = text(404, "no such challenge\n");
+        }
+      } else if (kind == ListenerKind::http) {
+        // Everything else on port 80 goes to HTTPS (RFC 8461 senders never fetch over HTTP).
+        std::string h(host.substr(0, host.rfind(':') == std::string_view::npos || host.ends_with(']')
+                                         ? host.size()
+                                         : host.rfind(':')));
+        if (h.empty() || h.find_first_of(" \t\r\n/\\@") != std::string::npos) {
+          n.bad_request.inc();
+          reply = text(400, "a Host header is required\n");
+        } else {
+          n.redirects.inc();
+          reply = text(301, "moved to https\n");
+          reply.headers.emplace_back("Location", fmt::format("https://{}{}", h, target));
+        }
+      } else if (path.starts_with("/api/") || path == "/metrics") {
+        ApiRequest api{std::string(req.method_string()), std::string(target),
+                       std::string(req[http::field::authorization]), std::string(req[http::field::content_type]),
+                       std::move(req.body()), kind == ListenerKind::admin};
+        reply = co_await admin(w, std::move(api));
+      } else {
+        n.not_found.inc();
+        reply = text(404, "not found\n");
+      }
+      reply.head = req.method() == http::verb::head;
+    }
+    std::string bytes = serialize(reply, keep);
+    auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(bytes), use_tuple);
+    if (wec || !keep) co_return;
+  }
+}
+
+asio::awaitable<void> https_session(Worker& w, tcp::socket socket) {
+  Connection conn(w);
+  Shared& s = w.shared;
+  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *s.tls);
+  conn.close_if_idle = [&] {
+    if (conn.idle) beast::get_lowest_layer(stream).socket().cancel();
+  };
+  beast::get_lowest_layer(stream).expires_after(s.config.handshake_timeout);
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+  if (ec) {
+    s.counters.handshake_failures.inc();
+    co_return;
+  }
+  s.counters.handshakes.inc();
+  const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+  co_await serve_requests(w, stream, ListenerKind::https, conn, sni ? sni : "");
+}
+
+asio::awaitable<void> plain_session(Worker& w, tcp::socket socket, ListenerKind kind) {
+  Connection conn(w);
+  beast::tcp_stream stream(std::move(socket));
+  conn.close_if_idle = [&] {
+    if (conn.idle) stream.socket().cancel();
+  };
+  co_await serve_requests(w, stream, kind, conn, "");
+}
+
+}  // namespace
+
+void start_session(Worker& w, tcp::socket socket, ListenerKind kind) {
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  if (kind == ListenerKind::https)
+    asio::co_spawn(w.io, https_session(w, std::move(socket)), asio::detached);
+  else
+    asio::co_spawn(w.io, plain_session(w, std::move(socket), kind), asio::detached);
+}
+
+}  // namespace mtasts::serve
