@@ -44,6 +44,7 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import ca as ca_mod  # noqa: E402
 import knot as knot_mod  # noqa: E402
+import serve_host as serve_mod  # noqa: E402
 
 CHECK_TIMEOUT = 5  # --timeout given to mtasts check
 DEFAULT_MAX_SECONDS = 30  # a check that takes longer fails (the deadline must hold)
@@ -161,8 +162,10 @@ class Scenario:
                         "policy_host")
             server = p.get("server", "nginx")
             behaviour = p.get("behaviour", "ok")
-            if server not in ("nginx", "testd"):
-                raise ScenarioError("policy_host.server must be nginx or testd")
+            if server not in ("nginx", "testd", "mtasts"):
+                raise ScenarioError("policy_host.server must be nginx, testd or mtasts")
+            if server == "mtasts" and behaviour != "ok":
+                raise ScenarioError("mtasts serve only behaves (behaviour ok)")
             if server == "nginx" and behaviour != "ok":
                 raise ScenarioError("nginx only behaves (behaviour ok); misbehaviour needs testd")
             if server == "testd" and behaviour not in HTTPS_BEHAVIOURS + HARNESS_BEHAVIOURS:
@@ -530,10 +533,11 @@ class Testd:
 class Internet:
     """The whole simulated internet for a set of scenarios."""
 
-    def __init__(self, scenarios, testd_binary, workdir, procs, log=print):
+    def __init__(self, scenarios, testd_binary, workdir, procs, log=print, mtasts=None):
         self.scenarios, self.dir, self.procs, self.log = scenarios, workdir, procs, log
         self.ca = ca_mod.CA(os.path.join(workdir, "ca"))
         self.nginx = Nginx(procs, workdir, self.ca)
+        self.serve = serve_mod.MtastsServe(procs, workdir, self.ca, mtasts)
         self.testd = Testd(procs, testd_binary, workdir, self.ca)
         self.dns = None
         self.closed_port = None
@@ -555,6 +559,8 @@ class Internet:
             ph = s.policy_host
             if ph and ph["server"] == "nginx":
                 self.nginx.add(s)
+            elif ph and ph["server"] == "mtasts":
+                self.serve.add(s)
             elif ph and ph["behaviour"] not in HARNESS_BEHAVIOURS:
                 self.testd.add(f"{s.name}/policy", "https", ph["behaviour"], ph["host"], ph["cert"],
                                body=ph["policy"], content_type=ph["content_type"])
@@ -564,6 +570,7 @@ class Internet:
                                    m["cert"])
         self.nginx.start()
         self.testd.start()
+        self.serve.start(wait_until, tls_handshake)
         self.closed_port = knot_mod.free_port()  # nothing listens here
         t3 = time.monotonic()
         self.log(f"harness: {len(wanted)} certificates in {t1 - t0:.1f}s, knotd with {len(zones)} "
@@ -582,6 +589,8 @@ class Internet:
             return self.closed_port
         if ph["server"] == "nginx":
             return self.nginx.port_for(ph["host"])
+        if ph["server"] == "mtasts":
+            return self.serve.port
         return self.testd.ports[f"{s.name}/policy"]
 
     def mx_port(self, s, m):
@@ -961,7 +970,7 @@ def main(argv):
 
     workdir = tempfile.mkdtemp(prefix="mtasts-harness-")
     procs = Processes()
-    net = Internet(scenarios, os.path.abspath(a.testd), workdir, procs)
+    net = Internet(scenarios, os.path.abspath(a.testd), workdir, procs, mtasts=mtasts)
     passed = failed = 0
     pool = runner = None
     try:
