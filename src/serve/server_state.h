@@ -102,10 +102,12 @@ struct SessionHandle {
 class Worker {
  public:
   explicit Worker(Shared& s) : shared(s), io(1) {}
+  // Declaration order is destruction order, reversed: the acceptors go first, then the
+  // io_context (whose shutdown destroys unfinished sessions, which unlink from `sessions`).
   Shared& shared;
+  std::list<SessionHandle*> sessions;
   boost::asio::io_context io;
   std::vector<std::pair<std::shared_ptr<boost::asio::ip::tcp::acceptor>, ListenerKind>> acceptors;
-  std::list<SessionHandle*> sessions;
 
   // The current domains; refreshed when the control thread published a new snapshot.
   const std::shared_ptr<const HostedSet>& hosted() {

@@ -10,8 +10,15 @@ namespace {
 
 constexpr std::string_view kAcmeAlpn = "acme-tls/1";
 
+// Our own ex_data slot: Asio's ssl::context owns SSL_CTX app_data (its verify callback) and
+// deletes whatever it finds there.
+int hooks_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 TlsServerHooks* hooks_of(SSL* ssl) {
-  return static_cast<TlsServerHooks*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  return static_cast<TlsServerHooks*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), hooks_index()));
 }
 
 bool use(SSL* ssl, const LoadedCert& c) {
@@ -96,7 +103,7 @@ SSL_CTX* make_server_context(TlsServerHooks* hooks, std::string& error) {
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx, 1);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-  SSL_CTX_set_app_data(ctx, hooks);
+  SSL_CTX_set_ex_data(ctx, hooks_index(), hooks);
   SSL_CTX_set_tlsext_servername_callback(ctx, on_servername);
   SSL_CTX_set_alpn_select_cb(ctx, on_alpn, nullptr);
   return ctx;
