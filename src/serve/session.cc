@@ -3,6 +3,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -105,26 +107,55 @@ class Bucket {
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
 };
 
-template <typename Stream>
-tcp::socket& socket_of(Stream& s) {
-  return beast::get_lowest_layer(s).socket();
-}
+// Timeouts without a timer per operation: each phase moves the connection's deadline (a plain
+// store), and one watchdog per connection closes the socket when the deadline passes.
+enum class Phase { handshake, idle, header, write };
 
 struct Connection : SessionHandle {
   Worker& w;
-  bool idle = false;
+  tcp::socket* socket = nullptr;
+  asio::steady_timer timer;
+  std::chrono::steady_clock::time_point deadline;
+  Phase phase = Phase::handshake;
   std::list<SessionHandle*>::iterator self;
-  explicit Connection(Worker& worker) : w(worker) {
+  explicit Connection(Worker& worker) : w(worker), timer(worker.io) {
     w.shared.counters.connections_total.inc();
     w.shared.counters.connections_open.add(1);
     self = w.sessions.insert(w.sessions.end(), this);
+    close_if_idle = [this] {
+      boost::system::error_code ignored;
+      if (phase == Phase::idle && socket) socket->cancel(ignored);
+    };
   }
   ~Connection() {
     w.sessions.erase(self);
     w.shared.counters.connections_open.add(-1);
     w.shared.connections.fetch_sub(1, std::memory_order_relaxed);
   }
+  void expect(Phase p, std::chrono::milliseconds within) {
+    phase = p;
+    deadline = std::chrono::steady_clock::now() + within;
+    // A later deadline is a plain store; an earlier one wakes the watchdog to re-arm.
+    if (deadline < timer.expiry()) timer.cancel();
+  }
 };
+
+asio::awaitable<void> watchdog(Connection& c) {
+  for (;;) {
+    c.timer.expires_at(c.deadline);
+    co_await c.timer.async_wait(use_tuple);  // fired, re-armed or cancelled: see below
+    auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
+    if (cancelled != asio::cancellation_type::none) co_return;  // the session ended first
+    if (c.deadline > std::chrono::steady_clock::now()) continue;  // moved or re-armed
+    Counters& n = c.w.shared.counters;
+    if (c.phase == Phase::idle) n.idle_closes.inc();
+    else if (c.phase == Phase::header) n.header_timeouts.inc();
+    // (a handshake cut short is counted by the session, whose handshake then fails)
+    boost::system::error_code ignored;
+    c.socket->close(ignored);
+    co_return;
+  }
+}
 
 // The admin API on the store thread; the coroutine resumes on its worker afterwards.
 asio::awaitable<Reply> admin(Worker& w, ApiRequest request) {
@@ -149,21 +180,15 @@ asio::awaitable<void> serve_requests(Worker& w, Stream& stream, ListenerKind kin
   Counters& n = s.counters;
   beast::flat_buffer buffer;
   Bucket bucket(cfg.requests_per_second);
-  auto& lowest = beast::get_lowest_layer(stream);
   for (;;) {
     if (buffer.size() == 0) {  // keep-alive: wait for the next request's first bytes
       if (s.draining.load(std::memory_order_relaxed)) co_return;
-      conn.idle = true;
-      lowest.expires_after(cfg.idle_timeout);
+      conn.expect(Phase::idle, cfg.idle_timeout);
       auto [ec, got] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
-      conn.idle = false;
-      if (ec) {
-        if (ec == beast::error::timeout) n.idle_closes.inc();
-        co_return;
-      }
+      if (ec) co_return;
       buffer.commit(got);
     }
-    lowest.expires_after(cfg.header_timeout);
+    conn.expect(Phase::header, cfg.header_timeout);
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(cfg.header_limit));
     parser.body_limit(cfg.api_body_limit);
@@ -173,10 +198,7 @@ asio::awaitable<void> serve_requests(Worker& w, Stream& stream, ListenerKind kin
     if (ec) {
       if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
         co_return;
-      if (ec == beast::error::timeout) {
-        n.header_timeouts.inc();
-        co_return;
-      }
+      if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return;  // watchdog
       if (ec == http::error::header_limit) {
         n.header_too_large.inc();
         reply = text(431, "request headers too large\n");
@@ -216,6 +238,7 @@ asio::awaitable<void> serve_requests(Worker& w, Stream& stream, ListenerKind kin
               asio::buffer(status), asio::buffer(date_header()), asio::buffer(p->headers),
               asio::buffer(end),
               asio::buffer(req.method() == http::verb::head ? std::string_view() : std::string_view(p->body))};
+          conn.expect(Phase::write, cfg.header_timeout);
           auto [wec, wn] = co_await asio::async_write(stream, out, use_tuple);
           if (wec || !keep) co_return;
           continue;
@@ -254,36 +277,38 @@ asio::awaitable<void> serve_requests(Worker& w, Stream& stream, ListenerKind kin
       reply.head = req.method() == http::verb::head;
     }
     std::string bytes = serialize(reply, keep);
+    conn.expect(Phase::write, cfg.header_timeout);
     auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(bytes), use_tuple);
     if (wec || !keep) co_return;
   }
 }
 
 asio::awaitable<void> https_session(Worker& w, tcp::socket socket) {
+  using namespace asio::experimental::awaitable_operators;
   Connection conn(w);
   Shared& s = w.shared;
-  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *s.tls);
-  conn.close_if_idle = [&] {
-    if (conn.idle) beast::get_lowest_layer(stream).socket().cancel();
+  beast::ssl_stream<tcp::socket> stream(std::move(socket), *s.tls);
+  conn.socket = &beast::get_lowest_layer(stream);
+  conn.expect(Phase::handshake, s.config.handshake_timeout);
+  auto serve = [&]() -> asio::awaitable<void> {
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+    if (ec) {
+      s.counters.handshake_failures.inc();
+      co_return;
+    }
+    s.counters.handshakes.inc();
+    const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+    co_await serve_requests(w, stream, ListenerKind::https, conn, sni ? sni : "");
   };
-  beast::get_lowest_layer(stream).expires_after(s.config.handshake_timeout);
-  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
-  if (ec) {
-    s.counters.handshake_failures.inc();
-    co_return;
-  }
-  s.counters.handshakes.inc();
-  const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
-  co_await serve_requests(w, stream, ListenerKind::https, conn, sni ? sni : "");
+  co_await (serve() || watchdog(conn));
 }
 
 asio::awaitable<void> plain_session(Worker& w, tcp::socket socket, ListenerKind kind) {
+  using namespace asio::experimental::awaitable_operators;
   Connection conn(w);
-  beast::tcp_stream stream(std::move(socket));
-  conn.close_if_idle = [&] {
-    if (conn.idle) stream.socket().cancel();
-  };
-  co_await serve_requests(w, stream, kind, conn, "");
+  conn.socket = &socket;
+  conn.expect(Phase::idle, w.shared.config.idle_timeout);
+  co_await (serve_requests(w, socket, kind, conn, "") || watchdog(conn));
 }
 
 }  // namespace

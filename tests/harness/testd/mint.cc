@@ -134,6 +134,30 @@ bool CertMinter::mint(std::string_view name, std::string& error) {
   return get(name, error) != nullptr;
 }
 
+bool CertMinter::write(std::string_view name, const std::string& chain_path, const std::string& key_path,
+                       std::string& error) {
+  const Leaf* leaf = get(name, error);
+  if (leaf == nullptr) return false;
+  bool ok = false;
+  if (FILE* f = std::fopen(chain_path.c_str(), "w")) {
+    ok = PEM_write_X509(f, leaf->cert) == 1 && PEM_write_X509(f, ca_cert_) == 1;
+    ok = std::fclose(f) == 0 && ok;
+  }
+  if (ok) {
+    ok = false;
+    if (FILE* f = std::fopen(key_path.c_str(), "w")) {
+      ok = PEM_write_PrivateKey(f, leaf->key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
+      ok = std::fclose(f) == 0 && ok;
+    }
+  }
+  if (!ok) error = "cannot write " + chain_path + " or " + key_path;
+  auto it = cache_.find(std::string(name));
+  X509_free(it->second.cert);
+  EVP_PKEY_free(it->second.key);
+  cache_.erase(it);
+  return ok;
+}
+
 bool CertMinter::use(SSL* ssl, std::string_view name) {
   std::string error;
   const Leaf* leaf = get(name, error);

@@ -31,6 +31,11 @@ class CertMinter {
   // Mints (if not cached yet) without a connection: for names known in advance.
   bool mint(std::string_view name, std::string& error);
 
+  // Mints a leaf for `name` and writes it as PEM (the chain: leaf then CA) and its key, without
+  // caching it: for filling a certificate directory with many names (bench/mint_certs).
+  bool write(std::string_view name, const std::string& chain_path, const std::string& key_path,
+             std::string& error);
+
   std::size_t minted() const { return cache_.size(); }
 
  private:
