@@ -147,6 +147,7 @@ std::shared_ptr<const CertFile> CertIndex::find(std::string_view host) const {
 }
 
 LoadedCert::~LoadedCert() {
+  SSL_CTX_free(ctx);
   X509_free(leaf);
   EVP_PKEY_free(key);
   sk_X509_pop_free(chain, X509_free);
@@ -154,7 +155,7 @@ LoadedCert::~LoadedCert() {
 
 namespace {
 
-std::shared_ptr<const LoadedCert> load_from(BIO* chain_in, BIO* key_in, std::string& error) {
+std::shared_ptr<LoadedCert> load_from(BIO* chain_in, BIO* key_in, std::string& error) {
   auto c = std::make_shared<LoadedCert>();
   c->leaf = PEM_read_bio_X509(chain_in, nullptr, nullptr, nullptr);
   if (!c->leaf) {
@@ -179,7 +180,7 @@ std::shared_ptr<const LoadedCert> load_from(BIO* chain_in, BIO* key_in, std::str
 
 }  // namespace
 
-std::shared_ptr<const LoadedCert> load_cert(const CertFile& file, std::string& error) {
+std::shared_ptr<LoadedCert> load_cert(const CertFile& file, std::string& error) {
   BioFile chain(file.cert_path), key(file.key_path);
   if (!chain.bio || !key.bio) {
     error = "cannot open: " + openssl_error();
@@ -188,7 +189,7 @@ std::shared_ptr<const LoadedCert> load_cert(const CertFile& file, std::string& e
   return load_from(chain.bio, key.bio, error);
 }
 
-std::shared_ptr<const LoadedCert> load_cert_pem(const std::string& chain_pem, const std::string& key_pem,
+std::shared_ptr<LoadedCert> load_cert_pem(const std::string& chain_pem, const std::string& key_pem,
                                                 std::string& error) {
   BIO* chain = BIO_new_mem_buf(chain_pem.data(), static_cast<int>(chain_pem.size()));
   BIO* key = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
@@ -209,6 +210,16 @@ std::shared_ptr<const LoadedCert> CertCache::get(const CertFile& file, std::stri
   }
   auto loaded = load_cert(file, error);  // outside the lock: file I/O and parsing
   if (!loaded) return nullptr;
+  if (make_ctx_) {
+    SSL_CTX* ctx = make_ctx_();
+    if (!ctx || SSL_CTX_use_cert_and_key(ctx, loaded->leaf, loaded->key, loaded->chain, 1) != 1) {
+      SSL_CTX_free(ctx);
+      ERR_clear_error();
+      error = "OpenSSL refused the certificate and key for a server context";
+      return nullptr;
+    }
+    loaded->ctx = ctx;
+  }
   std::lock_guard lock(mu_);
   ++loads_;
   if (auto it = index_.find(key); it != index_.end()) return it->second->second;  // raced

@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -50,23 +51,28 @@ class CertIndex {
   std::unordered_map<std::string, std::shared_ptr<const CertFile>> by_name_;
 };
 
-// A certificate and key ready to hand to a handshake.
+// A certificate and key ready to hand to a handshake; `ctx` (when the cache was given a context
+// factory) is a server SSL_CTX holding them, so a handshake switches to it (SSL_set_SSL_CTX, as
+// nginx does per server block) instead of installing and re-validating the key every time.
 struct LoadedCert {
   X509* leaf = nullptr;
   EVP_PKEY* key = nullptr;
   STACK_OF(X509)* chain = nullptr;
+  SSL_CTX* ctx = nullptr;
   ~LoadedCert();
 };
 
 // Loads PEM certificate chain + key; empty with `error` set when unreadable, corrupt or mismatched.
-std::shared_ptr<const LoadedCert> load_cert(const CertFile& file, std::string& error);
-std::shared_ptr<const LoadedCert> load_cert_pem(const std::string& chain_pem, const std::string& key_pem,
+std::shared_ptr<LoadedCert> load_cert(const CertFile& file, std::string& error);
+std::shared_ptr<LoadedCert> load_cert_pem(const std::string& chain_pem, const std::string& key_pem,
                                                 std::string& error);
 
 // Thread-safe LRU of loaded certificates keyed by CertFile identity.
 class CertCache {
  public:
   explicit CertCache(std::size_t capacity) : capacity_(capacity ? capacity : 1) {}
+  // Makes the per-certificate SSL_CTX (see LoadedCert); set before the first get().
+  void set_context_factory(std::function<SSL_CTX*()> make) { make_ctx_ = std::move(make); }
   // Null when the files cannot be loaded (`error` says why; the caller logs once and counts).
   std::shared_ptr<const LoadedCert> get(const CertFile& file, std::string& error);
   std::size_t size() const;
@@ -79,6 +85,7 @@ class CertCache {
   Lru lru_;
   std::unordered_map<std::string, Lru::iterator> index_;
   std::uint64_t loads_ = 0;
+  std::function<SSL_CTX*()> make_ctx_;
 };
 
 }  // namespace mtasts::serve

@@ -237,6 +237,10 @@ int run(const ServeConfig& config) {
   SSL_CTX* ctx = make_server_context(&s.tls_hooks, tls_error);
   if (!ctx) return fail(Error{"tls-setup", 0, 0, tls_error, {}});
   s.tls = std::make_unique<asio::ssl::context>(ctx);
+  s.cert_cache.set_context_factory([&] {
+    std::string ignored;
+    return make_server_context(&s.tls_hooks, ignored);
+  });
   s.metrics.gauge_fn("mtasts_serve_certificates_loaded", "Certificates loaded in the LRU cache",
                      [&] { return static_cast<double>(s.cert_cache.size()); });
 

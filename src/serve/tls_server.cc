@@ -37,7 +37,8 @@ int on_servername(SSL* ssl, int* alert, void*) {
     *alert = SSL_AD_UNRECOGNIZED_NAME;
     return SSL_TLSEXT_ERR_ALERT_FATAL;
   }
-  if (!use(ssl, *cert)) {
+  // Switch to the certificate's own context (prepared once), else install the pair.
+  if (cert->ctx ? SSL_set_SSL_CTX(ssl, cert->ctx) == nullptr : !use(ssl, *cert)) {
     ERR_clear_error();
     if (h->on_refused) h->on_refused("cert_error");
     *alert = SSL_AD_INTERNAL_ERROR;
