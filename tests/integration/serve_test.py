@@ -102,6 +102,17 @@ reload_interval = 0.2
 requests_per_second = 50
 max_connections = 10050
 ''')
+    bad = os.path.join(tmp, "bad.toml")
+    with open(bad, "w") as f:
+        f.write('[serve]\nlisten_htps = "127.0.0.1:1"\n')
+    r = mtasts("serve", "--config", bad, timeout=20)
+    check("config with an unknown key: exit 2 naming it", r.returncode == 2 and "listen_htps" in r.stderr, r.stderr)
+    with open(bad, "w") as f:
+        f.write('[serve\n')
+    r = mtasts("serve", "--config", bad, timeout=20)
+    check("config that is not TOML: exit 2", r.returncode == 2 and "config-invalid" in r.stderr, r.stderr)
+    r = mtasts("serve", "--db", db, "--listen-https", "not-an-address", "--listen-http", "off", "--listen-admin", "off", timeout=20)
+    check("bad listen address: exit 2", r.returncode == 2 and "listen" in r.stdout + r.stderr, r.stdout + r.stderr)
     log_path = os.path.join(tmp, "serve.log")
     log = open(log_path, "w")
     server = subprocess.Popen([MTASTS, "serve", "--config", config], stdout=log, stderr=subprocess.STDOUT)
