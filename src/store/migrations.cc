@@ -46,6 +46,20 @@ constexpr Migration kMigrations[] = {
        CREATE INDEX audit_log_domain ON audit_log (domain, id);)"},
     // Reserved while features land in parallel: 2 serve (api tokens, certificates, ACME
     // accounts), 3 reports (TLS-RPT), 4 resolver (policy cache). Versions need not be contiguous.
+    {5, "certificates and ACME accounts", R"(CREATE TABLE acme_accounts (
+         directory_url TEXT PRIMARY KEY,
+         key_pem TEXT NOT NULL,
+         account_url TEXT NOT NULL,
+         created BIGINT NOT NULL);
+       CREATE TABLE certificates (
+         host TEXT PRIMARY KEY,
+         chain_pem TEXT NOT NULL,
+         key_pem TEXT NOT NULL,
+         not_before BIGINT NOT NULL,
+         not_after BIGINT NOT NULL,
+         issuer TEXT NOT NULL,
+         updated BIGINT NOT NULL);
+       CREATE INDEX certificates_not_after ON certificates (not_after);)"},
 };
 
 }  // namespace
