@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 
@@ -169,6 +170,17 @@ std::optional<std::int64_t> parse_retry_after(std::string_view value, std::int64
   if (!end || *end != '\0') return std::nullopt;
   std::int64_t at = static_cast<std::int64_t>(timegm(&tm));
   return at > now ? at - now : 0;
+}
+
+std::int64_t retry_delay_ms(std::string_view retry_after, int retry, std::int64_t first_ms,
+                            std::int64_t cap_ms, std::int64_t now) {
+  if (auto s = parse_retry_after(retry_after, now)) {
+    constexpr std::int64_t kMaxSeconds = std::int64_t{1} << 40;  // no overflow below
+    return std::min(*s, kMaxSeconds) * 1000;
+  }
+  std::int64_t d = std::max<std::int64_t>(first_ms, 1);
+  for (int i = 1; i < retry && d < cap_ms; ++i) d *= 2;
+  return std::min(d, cap_ms);
 }
 
 bool is_valid_token(std::string_view token) {

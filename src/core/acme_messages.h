@@ -62,6 +62,12 @@ Result<Challenge> parse_challenge(std::string_view json);
 // when the value is neither.
 std::optional<std::int64_t> parse_retry_after(std::string_view value, std::int64_t now);
 
+// The wait before try number `retry` (1 = the first retry): what Retry-After asks when it is
+// usable (never shortened), else an exponential backoff first * 2^(retry-1), capped at `cap`.
+// Milliseconds.
+std::int64_t retry_delay_ms(std::string_view retry_after, int retry, std::int64_t first_ms,
+                            std::int64_t cap_ms, std::int64_t now);
+
 // A token may only hold base64url characters (RFC 8555 §8.3, §8.1); it ends up in a URL path.
 bool is_valid_token(std::string_view token);
 

@@ -100,10 +100,14 @@ std::int64_t AcmeClient::now() const {
   return options_.now ? options_.now() : static_cast<std::int64_t>(std::time(nullptr));
 }
 
-std::chrono::milliseconds AcmeClient::retry_delay(const std::string& retry_after,
-                                                  std::chrono::milliseconds fallback) const {
-  if (auto s = acme::parse_retry_after(retry_after, now())) return std::chrono::seconds(*s);
-  return fallback;
+std::chrono::milliseconds AcmeClient::retry_delay(const std::string& retry_after, int retry) const {
+  return std::chrono::milliseconds(acme::retry_delay_ms(retry_after, retry, options_.backoff_first.count(),
+                                                        options_.backoff_cap.count(), now()));
+}
+
+std::chrono::milliseconds AcmeClient::poll_delay(const std::string& retry_after, int poll) const {
+  return std::chrono::milliseconds(acme::retry_delay_ms(retry_after, poll, options_.poll_first.count(),
+                                                        options_.poll_cap.count(), now()));
 }
 
 asio::awaitable<Result<bool>> AcmeClient::wait(std::chrono::milliseconds delay, Clock::time_point deadline,
@@ -116,7 +120,6 @@ asio::awaitable<Result<bool>> AcmeClient::wait(std::chrono::milliseconds delay, 
 }
 
 asio::awaitable<Result<AcmeClient::Response>> AcmeClient::get(const std::string& url, Clock::time_point deadline) {
-  auto backoff = options_.backoff_first;
   for (int attempt = 1;; ++attempt) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) co_return acme_error("acme-timeout", fmt::format("GET {}: the deadline passed", url));
@@ -137,10 +140,9 @@ asio::awaitable<Result<AcmeClient::Response>> AcmeClient::get(const std::string&
       co_return r.error();
     }
     ++stats_.retries;
-    auto w = co_await wait(retry_delay(retry_after, backoff), deadline, fmt::format("GET {}", url));
+    auto w = co_await wait(retry_delay(retry_after, attempt), deadline, fmt::format("GET {}", url));
     if (!w) co_return r ? acme::problem_error(acme::parse_problem(r->body, r->status), fmt::format("GET {}", url))
                         : r.error();
-    backoff = std::min(backoff * 2, options_.backoff_cap);
   }
 }
 
@@ -172,7 +174,6 @@ asio::awaitable<Result<std::string>> AcmeClient::fresh_nonce(Clock::time_point d
 asio::awaitable<Result<AcmeClient::Response>> AcmeClient::post(const Signer& signer, const std::string& url,
                                                                std::optional<std::string> payload,
                                                                Clock::time_point deadline, std::string accept) {
-  auto backoff = options_.backoff_first;
   int bad_nonce = 0;
   const std::string what = fmt::format("POST {}", url);
   for (int attempt = 1;;) {
@@ -204,16 +205,15 @@ asio::awaitable<Result<AcmeClient::Response>> AcmeClient::post(const Signer& sig
       failure = r.error();
       if (!retryable(*failure)) co_return *failure;
     }
-    if (++attempt > options_.max_attempts) co_return *failure;
+    if (attempt >= options_.max_attempts) co_return *failure;
     ++stats_.retries;
-    std::chrono::milliseconds delay = retry_delay(retry_after, backoff);
+    std::chrono::milliseconds delay = retry_delay(retry_after, attempt++);
     if (!(co_await wait(delay, deadline, what))) {
       if (!retry_after.empty())
         failure->message += fmt::format(" (the server asks to try again in {} s, after the deadline)",
                                         std::chrono::duration_cast<std::chrono::seconds>(delay).count());
       co_return *failure;
     }
-    backoff = std::min(backoff * 2, options_.backoff_cap);
   }
 }
 
@@ -241,8 +241,7 @@ asio::awaitable<Result<AcmeAccount>> AcmeClient::account(AcmeAccount known) {
 
 asio::awaitable<Result<acme::Order>> AcmeClient::poll_order(const Signer& signer, const std::string& url,
                                                             std::string_view until, Clock::time_point deadline) {
-  auto delay = options_.poll_first;
-  while (true) {
+  for (int poll = 1;; ++poll) {
     auto r = co_await post(signer, url, std::nullopt, deadline);
     if (!r) co_return r.error();
     auto order = acme::parse_order(r->body);
@@ -252,10 +251,9 @@ asio::awaitable<Result<acme::Order>> AcmeClient::poll_order(const Signer& signer
       if (order->error) co_return acme::problem_error(*order->error, fmt::format("order {} is invalid", url));
       co_return acme_error("acme-order-invalid", fmt::format("order {} is invalid", url));
     }
-    auto w = co_await wait(retry_delay(r->retry_after, delay), deadline,
+    auto w = co_await wait(poll_delay(r->retry_after, poll), deadline,
                            fmt::format("waiting for order {} to become {} (it is {})", url, until, order->status));
     if (!w) co_return w.error();
-    delay = std::min(delay * 2, options_.poll_cap);
   }
 }
 
@@ -309,12 +307,10 @@ asio::awaitable<Result<std::string>> AcmeClient::authorize(const Signer& signer,
     auto respond = co_await post(signer, challenge_url, std::string("{}"), deadline);
     if (!respond) co_return respond.error();
   }
-  auto delay = options_.poll_first;
-  while (true) {
-    auto w = co_await wait(retry_delay(r->retry_after, delay), deadline,
+  for (int poll = 1;; ++poll) {
+    auto w = co_await wait(poll_delay(r->retry_after, poll), deadline,
                            fmt::format("waiting for the {} validation of {}", to_string(type), host));
     if (!w) co_return w.error();
-    delay = std::min(delay * 2, options_.poll_cap);
     r = co_await post(signer, url, std::nullopt, deadline);
     if (!r) co_return r.error();
     authz = acme::parse_authorization(r->body);

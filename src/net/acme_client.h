@@ -113,7 +113,8 @@ class AcmeClient {
   // Sleeps `delay`, or fails with acme-timeout when that would pass the deadline.
   boost::asio::awaitable<Result<bool>> wait(std::chrono::milliseconds delay, Clock::time_point deadline,
                                             std::string_view what);
-  std::chrono::milliseconds retry_delay(const std::string& retry_after, std::chrono::milliseconds fallback) const;
+  std::chrono::milliseconds retry_delay(const std::string& retry_after, int retry) const;
+  std::chrono::milliseconds poll_delay(const std::string& retry_after, int poll) const;
   std::int64_t now() const;
 
   AcmeOptions options_;

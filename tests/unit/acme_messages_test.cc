@@ -96,6 +96,22 @@ TEST(AcmeRetryAfter, SecondsAndHttpDates) {
   EXPECT_FALSE(parse_retry_after("99999999999999999999999", 0));
 }
 
+TEST(AcmeRetryDelay, BackoffDoublesUpToTheCap) {
+  EXPECT_EQ(retry_delay_ms("", 1, 500, 30000, 0), 500);
+  EXPECT_EQ(retry_delay_ms("", 2, 500, 30000, 0), 1000);
+  EXPECT_EQ(retry_delay_ms("", 3, 500, 30000, 0), 2000);
+  EXPECT_EQ(retry_delay_ms("", 7, 500, 30000, 0), 30000);
+  EXPECT_EQ(retry_delay_ms("", 1000, 500, 30000, 0), 30000);  // no overflow however many tries
+  EXPECT_EQ(retry_delay_ms("garbage", 2, 500, 30000, 0), 1000);
+}
+
+TEST(AcmeRetryDelay, RetryAfterIsHonouredEvenAboveTheCap) {
+  EXPECT_EQ(retry_delay_ms("3", 1, 500, 30000, 0), 3000);
+  EXPECT_EQ(retry_delay_ms("120", 1, 500, 30000, 0), 120000);  // the server's word, not ours
+  EXPECT_EQ(retry_delay_ms("Sun, 06 Nov 1994 08:49:37 GMT", 5, 500, 30000, 784111777 - 2), 2000);
+  EXPECT_EQ(retry_delay_ms("0", 5, 500, 30000, 0), 0);
+}
+
 TEST(AcmeToken, OnlyBase64url) {
   EXPECT_TRUE(is_valid_token("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"));
   EXPECT_FALSE(is_valid_token(""));
