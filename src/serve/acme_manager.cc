@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <ctime>
 #include <random>
+#include <set>
 
 #include "fmt/format.h"
 
@@ -99,19 +100,27 @@ asio::awaitable<Result<net::AcmeAccount>> AcmeManager::account() {
 asio::awaitable<AcmePass> AcmeManager::run_once(std::vector<std::string> hosts) {
   AcmePass pass;
   const std::int64_t renew_at = now() + options_.renew_before.count();
+  // Two queries per pass, not one per host: a node may host 100,000 domains.
+  auto certified = co_await off_thread(options_.blocking, [&] { return store_.hosts(); });
+  auto expiring = co_await off_thread(options_.blocking, [&] { return store_.expiring_before(renew_at); });
+  if (!certified || !expiring) {
+    const Error& e = !certified ? certified.error() : expiring.error();
+    for (const auto& host : hosts) {
+      report(host, &e);
+      pass.failed.emplace(host, e);
+    }
+    co_return pass;
+  }
+  const std::set<std::string> have(certified->begin(), certified->end());
+  const std::set<std::string> ending(expiring->begin(), expiring->end());
   std::vector<std::pair<std::string, bool>> todo;  // host, has a certificate
   for (const auto& host : hosts) {
-    auto have = co_await off_thread(options_.blocking, [&] { return store_.certificate(host); });
-    if (!have) {
-      report(host, &have.error());
-      pass.failed.emplace(host, have.error());
-    } else if (!*have) {
+    if (!have.count(host))
       todo.emplace_back(host, false);
-    } else if ((*have)->not_after < renew_at) {
+    else if (ending.count(host))
       todo.emplace_back(host, true);
-    } else {
+    else
       pass.current.push_back(host);
-    }
   }
   if (todo.empty()) co_return pass;
 
