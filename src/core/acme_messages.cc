@@ -39,10 +39,11 @@ std::optional<Problem> nested_problem(const json::object& o) {
   return parse_problem(json::serialize(it->value()), 0);
 }
 
-// "about:blank" bodies may be HTML; keep the message short and printable.
+// "about:blank" bodies may be HTML; keep the message short and printable (long enough for the
+// two key authorizations a CA quotes when they differ).
 std::string excerpt(std::string_view body) {
   std::string out;
-  for (char c : body.substr(0, 200)) out.push_back(c >= 0x20 && c < 0x7f ? c : ' ');
+  for (char c : body.substr(0, 400)) out.push_back(c >= 0x20 && c < 0x7f ? c : ' ');
   return out;
 }
 
@@ -93,10 +94,15 @@ Error problem_error(const Problem& p, std::string_view what) {
       }
     }
   }
-  std::string message = fmt::format("{}: {}{}{}", what, p.type, p.detail.empty() ? "" : ": ", p.detail);
-  if (p.status) message += fmt::format(" (HTTP {})", p.status);
-  for (const auto& s : p.subproblems) message += "; " + s;
-  return Error{code, 0, 0, message, {}};
+  return Error{code, 0, 0, fmt::format("{}: {}", what, describe(p)), {}};
+}
+
+std::string describe(const Problem& p) {
+  std::string out = p.type;
+  if (!p.detail.empty()) out += ": " + p.detail;
+  if (p.status) out += fmt::format(" (HTTP {})", p.status);
+  for (const auto& s : p.subproblems) out += "; " + s;
+  return out;
 }
 
 Result<Directory> parse_directory(std::string_view text) {

@@ -27,6 +27,8 @@ struct Problem {
   // The last part of an ACME error type ("badNonce"), or empty for other types.
   std::string acme_type() const;
 };
+// "type: detail (HTTP n); subproblem; ..." for messages.
+std::string describe(const Problem& p);
 // Never fails: a body that is not a problem document becomes {"about:blank", <short excerpt>}.
 Problem parse_problem(std::string_view json, int http_status);
 // Error code "acme-" + the ACME type in kebab case ("acme-bad-nonce"), else "acme-server-error";

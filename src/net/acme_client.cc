@@ -120,30 +120,42 @@ asio::awaitable<Result<bool>> AcmeClient::wait(std::chrono::milliseconds delay, 
 }
 
 asio::awaitable<Result<AcmeClient::Response>> AcmeClient::get(const std::string& url, Clock::time_point deadline) {
+  const std::string what = fmt::format("GET {}", url);
   for (int attempt = 1;; ++attempt) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) co_return acme_error("acme-timeout", fmt::format("GET {}: the deadline passed", url));
+    if (left.count() <= 0) co_return acme_error("acme-timeout", fmt::format("{}: the deadline passed", what));
     Method method = url == (directory_ ? directory_->new_nonce : std::string()) ? Method::head : Method::get;
     ++stats_.requests;
     // A named request, not a braced temporary in the co_await: GCC 12 destroys that one twice.
     const AcmeHttpRequest request{method, url, {}, {}};
     auto r = co_await acme_https(*options_.tls, request, std::min(left, options_.request_timeout),
                                  options_.body_limit);
+    std::optional<Error> failure;
     std::string retry_after;
     if (r) {
-      if (!r->replay_nonce.empty()) nonces_.push_back(r->replay_nonce);
+      if (!r->replay_nonce.empty() && nonces_.size() < 16) nonces_.push_back(r->replay_nonce);
       if (r->status < 400) co_return Response{r->status, r->location, r->retry_after, std::move(r->body)};
-      Error e = acme::problem_error(acme::parse_problem(r->body, r->status), fmt::format("GET {}", url));
-      if (!retryable_status(r->status) || attempt >= options_.max_attempts) co_return e;
+      failure = acme::problem_error(acme::parse_problem(r->body, r->status), what);
+      if (!retryable_status(r->status)) co_return *failure;
       retry_after = r->retry_after;
-    } else if (!retryable(r.error()) || attempt >= options_.max_attempts) {
-      co_return r.error();
+    } else {
+      failure = r.error();
+      if (!retryable(*failure)) co_return *failure;
     }
+    if (attempt >= options_.max_attempts) co_return gave_up(std::move(*failure), attempt, false);
     ++stats_.retries;
-    auto w = co_await wait(retry_delay(retry_after, attempt), deadline, fmt::format("GET {}", url));
-    if (!w) co_return r ? acme::problem_error(acme::parse_problem(r->body, r->status), fmt::format("GET {}", url))
-                        : r.error();
+    if (!(co_await wait(retry_delay(retry_after, attempt), deadline, what)))
+      co_return gave_up(std::move(*failure), attempt, true);
   }
+}
+
+Error AcmeClient::gave_up(Error e, int tries, bool deadline) const {
+  if (deadline)
+    e.message += fmt::format(" (gave up after {} tries: the next would pass the {} s deadline)", tries,
+                             std::chrono::duration_cast<std::chrono::seconds>(options_.deadline).count());
+  else if (tries > 1)
+    e.message += fmt::format(" (gave up after {} tries)", tries);
+  return e;
 }
 
 asio::awaitable<Result<bool>> AcmeClient::ensure_directory(Clock::time_point deadline) {
@@ -205,15 +217,16 @@ asio::awaitable<Result<AcmeClient::Response>> AcmeClient::post(const Signer& sig
       failure = r.error();
       if (!retryable(*failure)) co_return *failure;
     }
-    if (attempt >= options_.max_attempts) co_return *failure;
+    if (attempt >= options_.max_attempts) co_return gave_up(std::move(*failure), attempt, false);
     ++stats_.retries;
-    std::chrono::milliseconds delay = retry_delay(retry_after, attempt++);
+    std::chrono::milliseconds delay = retry_delay(retry_after, attempt);
     if (!(co_await wait(delay, deadline, what))) {
       if (!retry_after.empty())
         failure->message += fmt::format(" (the server asks to try again in {} s, after the deadline)",
                                         std::chrono::duration_cast<std::chrono::seconds>(delay).count());
-      co_return *failure;
+      co_return gave_up(std::move(*failure), attempt, retry_after.empty());
     }
+    ++attempt;
   }
 }
 
@@ -320,7 +333,7 @@ asio::awaitable<Result<std::string>> AcmeClient::authorize(const Signer& signer,
     // invalid (or deactivated, expired, revoked): say why the CA refused.
     std::string why = authz->status;
     for (const auto& c : authz->challenges) {
-      if (c.url == challenge_url && c.error) why = acme::problem_error(*c.error, c.type).message;
+      if (c.url == challenge_url && c.error) why = acme::describe(*c.error);
     }
     co_return acme_error("acme-challenge-failed",
                          fmt::format("the CA did not validate {} by {}: {}", host, to_string(type), why));

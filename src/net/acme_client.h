@@ -115,6 +115,8 @@ class AcmeClient {
                                             std::string_view what);
   std::chrono::milliseconds retry_delay(const std::string& retry_after, int retry) const;
   std::chrono::milliseconds poll_delay(const std::string& retry_after, int poll) const;
+  // The last failure, saying how many tries it took and whether the deadline ended them.
+  Error gave_up(Error e, int tries, bool deadline) const;
   std::int64_t now() const;
 
   AcmeOptions options_;

@@ -30,9 +30,17 @@ Error http_error(std::string code, std::string message) {
   return Error{std::move(code), 0, 0, std::move(message), {}};
 }
 
+bool timed_out(const boost::system::error_code& ec) {
+  return ec == beast::error::timeout || ec == asio::error::operation_aborted;
+}
+
+// OpenSSL's and the OS's words, except for our own deadline, which deserves plainer ones.
+std::string reason(const boost::system::error_code& ec, std::chrono::milliseconds timeout) {
+  return timed_out(ec) ? fmt::format("no answer within {} ms", timeout.count()) : ec.message();
+}
+
 std::string io_code(const boost::system::error_code& ec, std::string_view otherwise) {
-  return ec == beast::error::timeout || ec == asio::error::operation_aborted ? "acme-timeout"
-                                                                              : std::string(otherwise);
+  return timed_out(ec) ? "acme-timeout" : std::string(otherwise);
 }
 
 struct Target {
@@ -96,7 +104,7 @@ asio::awaitable<Result<AcmeHttpResponse>> acme_https(asio::ssl::context& tls, co
   (void)ep;
   if (cec)
     co_return http_error(io_code(cec, "acme-connect"),
-                         fmt::format("connecting to {} port {}: {}", t.host, t.port, cec.message()));
+                         fmt::format("connecting to {} port {}: {}", t.host, t.port, reason(cec, timeout)));
 
   // Verify like a browser: the name (or the IP literal) must be in the certificate.
   SSL* ssl = stream.native_handle();
@@ -111,7 +119,7 @@ asio::awaitable<Result<AcmeHttpResponse>> acme_https(asio::ssl::context& tls, co
                                                asio::as_tuple(asio::use_awaitable));
   if (hec) {
     long verify = SSL_get_verify_result(ssl);
-    std::string why = verify != X509_V_OK ? X509_verify_cert_error_string(verify) : hec.message();
+    std::string why = verify != X509_V_OK ? X509_verify_cert_error_string(verify) : reason(hec, timeout);
     co_return http_error(io_code(hec, "acme-tls"), fmt::format("TLS with {} port {}: {}", t.host, t.port, why));
   }
 
@@ -133,7 +141,7 @@ asio::awaitable<Result<AcmeHttpResponse>> acme_https(asio::ssl::context& tls, co
   auto [wec, written] = co_await http::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
   (void)written;
   if (wec)
-    co_return http_error(io_code(wec, "acme-http"), fmt::format("sending to {}: {}", request.url, wec.message()));
+    co_return http_error(io_code(wec, "acme-http"), fmt::format("sending to {}: {}", request.url, reason(wec, timeout)));
 
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
@@ -147,7 +155,7 @@ asio::awaitable<Result<AcmeHttpResponse>> acme_https(asio::ssl::context& tls, co
                          fmt::format("{} answered more than {} bytes", request.url, body_limit));
   if (rec && !(rec == asio::ssl::error::stream_truncated && parser.is_done()))
     co_return http_error(io_code(rec, "acme-http"),
-                         fmt::format("reading the answer from {}: {}", request.url, rec.message()));
+                         fmt::format("reading the answer from {}: {}", request.url, reason(rec, timeout)));
   const auto& res = parser.get();
   AcmeHttpResponse out;
   out.status = static_cast<int>(res.result_int());

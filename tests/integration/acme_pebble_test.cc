@@ -130,6 +130,9 @@ class CountingResponder : public net::AcmeResponder {
   bool wrong_;
 };
 
+// Error paths print what an operator would read, so the log of a run shows the wording.
+void show(const Error& e) { std::printf("    -> %s: %s\n", e.code.c_str(), e.message.c_str()); }
+
 net::AcmeAccount new_account(net::AcmeClient& client) {
   auto a = run(client.account({}));
   EXPECT_TRUE(a) << a.error().code << ": " << a.error().message;
@@ -235,6 +238,7 @@ TEST(AcmePebble, WrongHttp01AnswerFailsClearly) {
   net::AcmeAccount a = new_account(client);
   auto c = run(client.issue(a, {"wrong-http.acme.test"}));
   ASSERT_FALSE(c);
+  show(c.error());
   EXPECT_EQ(c.error().code, "acme-challenge-failed") << c.error().message;
   EXPECT_NE(c.error().message.find("wrong-http.acme.test"), std::string::npos) << c.error().message;
   EXPECT_NE(c.error().message.find("http-01"), std::string::npos) << c.error().message;
@@ -248,6 +252,7 @@ TEST(AcmePebble, WrongTlsAlpn01AnswerFailsClearly) {
   net::AcmeAccount a = new_account(client);
   auto c = run(client.issue(a, {"wrong-alpn.acme.test"}));
   ASSERT_FALSE(c);
+  show(c.error());
   EXPECT_EQ(c.error().code, "acme-challenge-failed") << c.error().message;
   EXPECT_NE(c.error().message.find("tls-alpn-01"), std::string::npos) << c.error().message;
   EXPECT_EQ(responder.withdrawn, responder.published);
@@ -259,6 +264,7 @@ TEST(AcmePebble, NameWithoutDnsFails) {
   net::AcmeAccount a = new_account(client);
   auto c = run(client.issue(a, {"nowhere.test"}));  // NXDOMAIN from the harness's knotd
   ASSERT_FALSE(c);
+  show(c.error());
   EXPECT_TRUE(c.error().code == "acme-challenge-failed" || c.error().code == "acme-rejected-identifier")
       << c.error().code << ": " << c.error().message;
 }
@@ -275,6 +281,7 @@ TEST(AcmePebble, ServerDownIsAClearErrorWithinTheDeadline) {
   net::AcmeClient client(o, responder);
   auto a = run(client.account({}));
   ASSERT_FALSE(a);
+  show(a.error());
   EXPECT_EQ(a.error().code, "acme-connect") << a.error().message;
   EXPECT_NE(a.error().message.find("127.0.0.1"), std::string::npos);
   EXPECT_EQ(client.stats().retries.load(), 2u);  // three attempts, with backoff between
@@ -289,6 +296,7 @@ TEST(AcmePebble, ServerThatNeverAnswersTimesOut) {
   net::AcmeClient client(o, responder);
   auto a = run(client.account({}));
   ASSERT_FALSE(a);
+  show(a.error());
   EXPECT_EQ(a.error().code, "acme-timeout") << a.error().message;
 }
 
@@ -302,6 +310,7 @@ TEST(AcmePebble, UntrustedServerIsRefused) {
   net::AcmeClient client(o, responder);
   auto a = run(client.account({}));
   ASSERT_FALSE(a);
+  show(a.error());
   EXPECT_EQ(a.error().code, "acme-tls") << a.error().message;
   EXPECT_NE(a.error().message.find("certificate"), std::string::npos) << a.error().message;
 }

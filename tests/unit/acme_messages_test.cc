@@ -51,7 +51,7 @@ TEST(AcmeProblem, NonJsonBodiesStayShortAndPrintable) {
   std::string html = "<html>\x01\x02" + std::string(5000, 'x') + "</html>";
   Problem p = parse_problem(html, 502);
   EXPECT_EQ(p.type, "about:blank");
-  EXPECT_LE(p.detail.size(), 200u);
+  EXPECT_LE(p.detail.size(), 400u);
   EXPECT_EQ(p.detail.find('\x01'), std::string::npos);
   Error e = problem_error(p, "GET https://ca/dir");
   EXPECT_EQ(e.code, "acme-server-error");
