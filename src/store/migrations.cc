@@ -49,8 +49,22 @@ constexpr Migration kMigrations[] = {
          hash TEXT NOT NULL UNIQUE,
          created BIGINT NOT NULL,
          last_used BIGINT NOT NULL);)"},
-    // Reserved while features land in parallel: 3 reports (TLS-RPT), 4 resolver (policy cache),
-    // 5 certificates and ACME accounts. Versions need not be contiguous.
+    // Reserved while features land in parallel: 3 reports (TLS-RPT), 4 resolver (policy cache).
+    // Versions need not be contiguous.
+    {5, "certificates and ACME accounts", R"(CREATE TABLE acme_accounts (
+         directory_url TEXT PRIMARY KEY,
+         key_pem TEXT NOT NULL,
+         account_url TEXT NOT NULL,
+         created BIGINT NOT NULL);
+       CREATE TABLE certificates (
+         host TEXT PRIMARY KEY,
+         chain_pem TEXT NOT NULL,
+         key_pem TEXT NOT NULL,
+         not_before BIGINT NOT NULL,
+         not_after BIGINT NOT NULL,
+         issuer TEXT NOT NULL,
+         updated BIGINT NOT NULL);
+       CREATE INDEX certificates_not_after ON certificates (not_after);)"},
 };
 
 }  // namespace

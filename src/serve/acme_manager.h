@@ -1,0 +1,101 @@
+// Keeps a certificate for every hosted policy host (mta-sts.<domain>): obtains the missing ones
+// and renews those that end within 30 days, through the ACME client, into the cert store. Meant
+// to run inside `mtasts serve` as one coroutine (run()), passes spaced by an interval with jitter
+// so that many nodes sharing a database do not all knock on the CA at once.
+//
+// Failures do not stop the loop: each is logged once per host (again only when the error changes,
+// and once more when the host recovers) and counted in the metrics.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/metrics.h"
+#include "net/acme_client.h"
+#include "serve/challenges.h"
+#include "store/cert_store.h"
+
+namespace mtasts::serve {
+
+// Publishes the ACME client's answers where serve's listeners (port 80, ALPN acme-tls/1) read them.
+class ChallengesResponder final : public net::AcmeResponder {
+ public:
+  explicit ChallengesResponder(Challenges& challenges) : challenges_(challenges) {}
+  void put_http01(const std::string& token, const std::string& key_authorization) override {
+    challenges_.put_http01(token, key_authorization);
+  }
+  void remove_http01(const std::string& token) override { challenges_.remove_http01(token); }
+  void put_alpn(const std::string& host, acme::AlpnCertificate c) override {
+    challenges_.put_alpn(host, AlpnCertificate{std::move(c.certificate_pem), std::move(c.private_key_pem)});
+  }
+  void remove_alpn(const std::string& host) override { challenges_.remove_alpn(host); }
+
+ private:
+  Challenges& challenges_;
+};
+
+struct AcmeManagerOptions {
+  net::AcmeOptions acme;  // directory URL, trust store, challenge preference, timeouts
+  std::chrono::seconds renew_before{std::chrono::hours(24 * 30)};
+  std::chrono::seconds interval{std::chrono::hours(12)};   // between passes
+  std::chrono::seconds retry_interval{std::chrono::hours(1)};  // after a pass with failures
+  double jitter = 0.1;  // each wait is interval * (1 ± jitter)
+  std::function<std::int64_t()> now;  // wall clock for expiry decisions; default time(nullptr)
+  // One line per event; never receives secrets. Default: stderr.
+  std::function<void(std::string_view)> log;
+  // Where blocking store calls run (a thread pool); default: inline on the caller's executor.
+  std::optional<boost::asio::any_io_executor> blocking;
+};
+
+struct AcmePass {
+  std::vector<std::string> issued;    // had none
+  std::vector<std::string> renewed;   // had one ending soon
+  std::vector<std::string> current;   // nothing to do
+  std::map<std::string, Error> failed;
+};
+
+// "mta-sts." + domain, for each hosted domain.
+std::vector<std::string> policy_hosts(const std::vector<std::string>& domains);
+
+class AcmeManager {
+ public:
+  AcmeManager(AcmeManagerOptions options, store::CertStore& store, Challenges& challenges, Metrics& metrics);
+
+  // Called after a host's certificate was stored (serve reloads it).
+  void on_changed(std::function<void(const std::string& host)> callback) { changed_ = std::move(callback); }
+
+  // One pass over `hosts`.
+  boost::asio::awaitable<AcmePass> run_once(std::vector<std::string> hosts);
+  // Passes forever over hosts() (read anew each time); ends when the coroutine is cancelled.
+  boost::asio::awaitable<void> run(std::function<std::vector<std::string>()> hosts);
+
+  const net::AcmeStats& client_stats() const { return client_.stats(); }
+
+ private:
+  boost::asio::awaitable<Result<net::AcmeAccount>> account();
+  void report(const std::string& host, const Error* error);
+  void stored(const std::string& host, bool renewal, const net::IssuedCertificate& c, AcmePass& pass);
+  std::int64_t now() const;
+
+  AcmeManagerOptions options_;
+  store::CertStore& store_;
+  ChallengesResponder responder_;
+  net::AcmeClient client_;
+  std::function<void(const std::string&)> changed_;
+  std::map<std::string, std::string> failing_;  // host -> error code last logged
+  Counter& issued_;
+  Counter& renewed_;
+  Counter& failures_;
+  Gauge& failing_hosts_;
+};
+
+}  // namespace mtasts::serve

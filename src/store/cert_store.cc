@@ -1,0 +1,97 @@
+#include "store/cert_store.h"
+
+namespace mtasts::store {
+
+namespace {
+
+const char* kCertColumns = "host, chain_pem, key_pem, not_before, not_after, issuer, updated";
+
+CertificateRecord certificate_of(const Row& r) {
+  return CertificateRecord{r[0].value_or(""), r[1].value_or(""), r[2].value_or(""), to_int(r[3]),
+                           to_int(r[4]),      r[5].value_or(""), to_int(r[6])};
+}
+
+std::vector<std::string> first_column(const std::vector<Row>& rows) {
+  std::vector<std::string> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(r[0].value_or(""));
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CertStore>> CertStore::open(const std::string& location) {
+  auto c = open_connection(location);
+  if (!c) return c.error();
+  return std::make_unique<CertStore>(std::move(c).value());
+}
+
+CertStore::CertStore(std::unique_ptr<Connection> db) : db_(std::move(db)) {}
+
+std::string CertStore::backend() const { return db_->backend(); }
+
+Result<std::optional<AcmeAccountRecord>> CertStore::account(const std::string& directory_url) {
+  std::lock_guard lock(mu_);
+  auto rows = db_->query(
+      "SELECT directory_url, key_pem, account_url, created FROM acme_accounts WHERE directory_url = $1",
+      {directory_url});
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<AcmeAccountRecord>();
+  const Row& r = rows->front();
+  return std::optional<AcmeAccountRecord>(
+      AcmeAccountRecord{r[0].value_or(""), r[1].value_or(""), r[2].value_or(""), to_int(r[3])});
+}
+
+Result<bool> CertStore::put_account(const AcmeAccountRecord& a) {
+  std::lock_guard lock(mu_);
+  auto r = db_->query(
+      "INSERT INTO acme_accounts (directory_url, key_pem, account_url, created) VALUES ($1, $2, $3, $4) "
+      "ON CONFLICT (directory_url) DO UPDATE SET key_pem = excluded.key_pem, "
+      "account_url = excluded.account_url, created = excluded.created",
+      {a.directory_url, a.key_pem, a.account_url, a.created});
+  if (!r) return r.error();
+  return true;
+}
+
+Result<std::optional<CertificateRecord>> CertStore::certificate(const std::string& host) {
+  std::lock_guard lock(mu_);
+  auto rows = db_->query(std::string("SELECT ") + kCertColumns + " FROM certificates WHERE host = $1", {host});
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<CertificateRecord>();
+  return std::optional<CertificateRecord>(certificate_of(rows->front()));
+}
+
+Result<bool> CertStore::put_certificate(const CertificateRecord& c) {
+  std::lock_guard lock(mu_);
+  auto r = db_->query(
+      "INSERT INTO certificates (host, chain_pem, key_pem, not_before, not_after, issuer, updated) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (host) DO UPDATE SET "
+      "chain_pem = excluded.chain_pem, key_pem = excluded.key_pem, not_before = excluded.not_before, "
+      "not_after = excluded.not_after, issuer = excluded.issuer, updated = excluded.updated",
+      {c.host, c.chain_pem, c.key_pem, c.not_before, c.not_after, c.issuer, c.updated});
+  if (!r) return r.error();
+  return true;
+}
+
+Result<bool> CertStore::remove_certificate(const std::string& host) {
+  std::lock_guard lock(mu_);
+  auto r = db_->query("DELETE FROM certificates WHERE host = $1", {host});
+  if (!r) return r.error();
+  return true;
+}
+
+Result<std::vector<std::string>> CertStore::expiring_before(std::int64_t t) {
+  std::lock_guard lock(mu_);
+  auto rows = db_->query("SELECT host FROM certificates WHERE not_after < $1 ORDER BY not_after, host", {t});
+  if (!rows) return rows.error();
+  return first_column(*rows);
+}
+
+Result<std::vector<std::string>> CertStore::hosts() {
+  std::lock_guard lock(mu_);
+  auto rows = db_->query("SELECT host FROM certificates ORDER BY host", {});
+  if (!rows) return rows.error();
+  return first_column(*rows);
+}
+
+}  // namespace mtasts::store

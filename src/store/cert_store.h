@@ -1,0 +1,62 @@
+// Certificates `mtasts serve` obtained by ACME, and the ACME accounts they were obtained with:
+// one account per ACME directory URL, one certificate per host name (mta-sts.<domain>). Shared
+// by every node on PostgreSQL, so a certificate issued by one is served by all.
+//
+// Holds private keys: callers never log what these records contain, only host names and dates.
+// Blocking, like every store: call it from a thread pool, never on an I/O thread. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "store/sql.h"
+
+namespace mtasts::store {
+
+struct AcmeAccountRecord {
+  std::string directory_url;
+  std::string key_pem;  // secret
+  std::string account_url;
+  std::int64_t created = 0;
+};
+
+struct CertificateRecord {
+  std::string host;
+  std::string chain_pem;  // leaf first
+  std::string key_pem;    // secret
+  std::int64_t not_before = 0;
+  std::int64_t not_after = 0;
+  std::string issuer;
+  std::int64_t updated = 0;
+};
+
+class CertStore {
+ public:
+  // Opens (and migrates) the database at `location`: a SQLite path or a postgresql:// URL.
+  static Result<std::unique_ptr<CertStore>> open(const std::string& location);
+  explicit CertStore(std::unique_ptr<Connection> db);
+
+  std::string backend() const;
+
+  Result<std::optional<AcmeAccountRecord>> account(const std::string& directory_url);
+  Result<bool> put_account(const AcmeAccountRecord& account);
+
+  Result<std::optional<CertificateRecord>> certificate(const std::string& host);
+  // Inserts or replaces the certificate for record.host.
+  Result<bool> put_certificate(const CertificateRecord& record);
+  Result<bool> remove_certificate(const std::string& host);
+  // Host names whose certificate ends before `t`, soonest first (renewal candidates).
+  Result<std::vector<std::string>> expiring_before(std::int64_t t);
+  Result<std::vector<std::string>> hosts();
+
+ private:
+  mutable std::mutex mu_;
+  std::unique_ptr<Connection> db_;
+};
+
+}  // namespace mtasts::store
