@@ -63,6 +63,11 @@ Result<bool> read_config(const std::string& path, serve::ServeConfig& c) {
   str("cert_dir", c.cert_dir);
   str("acme_directory", c.acme_directory);
   str("acme_ca_file", c.acme_ca_file);
+  str("acme_email", c.acme_email);
+  str("acme_cert_dir", c.acme_cert_dir);
+  str("acme_challenge", c.acme_challenge);
+  if (c.acme_challenge != "http-01" && c.acme_challenge != "tls-alpn-01")
+    return Error{"config-invalid", 0, 0, fmt::format("{}: acme_challenge must be http-01 or tls-alpn-01", path), {}};
   auto num = [&](const char* key, auto& out) {
     if (auto v = root[key].value<std::int64_t>(); v && *v >= 0) out = static_cast<std::remove_reference_t<decltype(out)>>(*v);
   };
@@ -82,6 +87,7 @@ Result<bool> read_config(const std::string& path, serve::ServeConfig& c) {
   if (auto v = root["requests_per_second"].value<double>(); v && *v > 0) c.requests_per_second = *v;
   static const std::set<std::string> known = {
       "db", "listen_https", "listen_http", "listen_admin", "cert_dir", "acme_directory", "acme_ca_file",
+      "acme_email", "acme_cert_dir", "acme_challenge",
       "threads", "max_connections", "header_limit", "cert_cache", "handshake_timeout", "header_timeout",
       "idle_timeout", "reload_interval", "cert_scan_interval", "shutdown_grace", "requests_per_second"};
   for (const auto& [k, v] : root)

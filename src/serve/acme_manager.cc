@@ -150,16 +150,27 @@ asio::awaitable<AcmePass> AcmeManager::run_once(std::vector<std::string> hosts) 
   co_return pass;
 }
 
+void AcmeManager::wake() {
+  if (!timer_) return;  // a pass is running; the next one sees the new hosts anyway
+  woken_ = true;
+  timer_->cancel();
+}
+
 asio::awaitable<void> AcmeManager::run(std::function<std::vector<std::string>()> hosts) {
   std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<double> spread(1.0 - options_.jitter, 1.0 + options_.jitter);
   asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer_ = &timer;
   while (true) {
     AcmePass pass = co_await run_once(hosts());
     auto base = pass.failed.empty() ? options_.interval : options_.retry_interval;
     timer.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(base * spread(rng)));
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return;  // cancelled: serve is shutting down
+    if (ec && !woken_) {  // cancelled: serve is shutting down
+      timer_ = nullptr;
+      co_return;
+    }
+    woken_ = false;
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -77,6 +78,9 @@ class AcmeManager {
   boost::asio::awaitable<AcmePass> run_once(std::vector<std::string> hosts);
   // Passes forever over hosts() (read anew each time); ends when the coroutine is cancelled.
   boost::asio::awaitable<void> run(std::function<std::vector<std::string>()> hosts);
+  // Starts the next pass now (new domains should not wait for the interval). Call it on the
+  // executor run() runs on.
+  void wake();
 
   const net::AcmeStats& client_stats() const { return client_.stats(); }
 
@@ -91,6 +95,8 @@ class AcmeManager {
   ChallengesResponder responder_;
   net::AcmeClient client_;
   std::function<void(const std::string&)> changed_;
+  boost::asio::steady_timer* timer_ = nullptr;  // run()'s wait, while it waits
+  bool woken_ = false;
   std::map<std::string, std::string> failing_;  // host -> error code last logged
   Counter& issued_;
   Counter& renewed_;

@@ -105,10 +105,15 @@ std::vector<std::pair<std::string, std::string>> candidates(const std::string& d
 
 }  // namespace
 
-std::shared_ptr<const CertIndex> CertIndex::scan(const std::string& dir, const CertIndex* previous,
+std::shared_ptr<const CertIndex> CertIndex::scan(const std::vector<std::string>& dirs, const CertIndex* previous,
                                                  std::vector<ScanProblem>& problems) {
   auto index = std::make_shared<CertIndex>();
-  for (auto& [cert, key] : candidates(dir)) {
+  std::vector<std::pair<std::string, std::string>> all;
+  for (const auto& dir : dirs) {
+    auto some = candidates(dir);
+    all.insert(all.end(), some.begin(), some.end());
+  }
+  for (auto& [cert, key] : all) {
     std::string identity = identity_of(cert) + "/" + identity_of(key);
     std::shared_ptr<const CertFile> file;
     if (previous) {

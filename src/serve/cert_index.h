@@ -39,8 +39,9 @@ struct ScanProblem {
 
 class CertIndex {
  public:
-  // Scans `dir`, reusing what `previous` already parsed for unchanged files.
-  static std::shared_ptr<const CertIndex> scan(const std::string& dir, const CertIndex* previous,
+  // Scans `dirs` (the operator's --cert-dir and serve's own ACME directory), reusing what
+  // `previous` already parsed for unchanged files.
+  static std::shared_ptr<const CertIndex> scan(const std::vector<std::string>& dirs, const CertIndex* previous,
                                                std::vector<ScanProblem>& problems);
   // Exact name first, then the wildcard one label up.
   std::shared_ptr<const CertFile> find(std::string_view host) const;

@@ -46,6 +46,13 @@ std::shared_ptr<const HostedSet> HostedSet::update(const HostedSet& base,
   return set;
 }
 
+std::vector<std::string> HostedSet::domains() const {
+  std::vector<std::string> out;
+  out.reserve(by_domain_.size());
+  for (const auto& [name, policy] : by_domain_) out.push_back(name);
+  return out;
+}
+
 const HostedPolicy* HostedSet::find(std::string_view host) const {
   std::string domain = hosted_domain_of(host);
   if (domain.empty()) return nullptr;

@@ -35,6 +35,7 @@ class HostedSet {
   // trailing dot). Only mta-sts.<domain> names are hosted.
   const HostedPolicy* find(std::string_view host) const;
   std::size_t size() const { return by_domain_.size(); }
+  std::vector<std::string> domains() const;
 
   static std::shared_ptr<const HostedPolicy> prepare(const store::Domain& d);
 

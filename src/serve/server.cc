@@ -16,7 +16,11 @@
 #include <thread>
 
 #include "net/endpoint.h"
+#include "net/tls.h"
+#include "serve/acme_files.h"
+#include "serve/acme_manager.h"
 #include "serve/server_state.h"
+#include "store/cert_store.h"
 
 namespace mtasts::serve {
 
@@ -98,15 +102,19 @@ class Control {
     auto base = s_.hosted.get();
     publish(HostedSet::update(*base, changed, removed));
     for (const auto& d : changed) spdlog::info("event=policy-loaded domain={} id={} version={}", d.name, d.policy_id, d.version);
+    if (!changed.empty() && on_domains_changed) on_domains_changed();
     for (const auto& name : removed) spdlog::info("event=policy-unloaded domain={}", name);
     mark_ = *mark;
   }
 
   void rescan_certs() {
-    if (s_.config.cert_dir.empty()) return;
+    std::vector<std::string> dirs;
+    if (!s_.config.cert_dir.empty()) dirs.push_back(s_.config.cert_dir);
+    if (!s_.config.acme_directory.empty()) dirs.push_back(s_.config.acme_cert_dir);
+    if (dirs.empty()) return;
     std::vector<ScanProblem> problems;
     auto previous = s_.certs.get();
-    auto index = CertIndex::scan(s_.config.cert_dir, previous.get(), problems);
+    auto index = CertIndex::scan(dirs, previous.get(), problems);
     for (const auto& p : problems) {
       // Logged once per file version, counted every scan it is still broken.
       s_.counters.cert_problems.inc();
@@ -116,6 +124,16 @@ class Control {
     s_.counters.cert_files.set(static_cast<std::int64_t>(index->files()));
     s_.certs.publish(std::move(index));
     s_.counters.reloads.inc();
+  }
+
+  // ACME certificates: from the store into acme_cert_dir, then into the index.
+  void sync_acme(store::CertStore& certs) {
+    auto copied = copy_new_certificates(certs, s_.config.acme_cert_dir, acme_since_);
+    if (!copied) return failed("acme-certificates", copied.error().message);
+    if (*copied) {
+      spdlog::info("event=acme-certificates-copied count={} dir={}", *copied, s_.config.acme_cert_dir);
+      rescan_certs();
+    }
   }
 
  private:
@@ -132,6 +150,10 @@ class Control {
   Shared& s_;
   std::unique_ptr<store::Store> store_;
   std::int64_t mark_ = 0;
+  std::int64_t acme_since_ = 0;
+
+ public:
+  std::function<void()> on_domains_changed;  // on the control thread
   std::set<std::string> logged_;
 };
 
@@ -244,7 +266,37 @@ int run(const ServeConfig& config) {
   s.metrics.gauge_fn("mtasts_serve_certificates_loaded", "Certificates loaded in the LRU cache",
                      [&] { return static_cast<double>(s.cert_cache.size()); });
 
+  // Automatic certificates (ACME), when a directory is configured. Declared before control_io:
+  // the manager's coroutine frame (destroyed with control_io) refers to them.
+  std::unique_ptr<store::CertStore> cert_store;
+  std::unique_ptr<asio::ssl::context> acme_tls;
+  std::unique_ptr<AcmeManager> acme;
+  asio::thread_pool acme_pool(1);
+  if (!config.acme_directory.empty()) {
+    auto cs = store::CertStore::open(config.db);
+    if (!cs) return fail(cs.error());
+    cert_store = std::move(cs).value();
+    std::string error;
+    acme_tls = net::make_client_context(config.acme_ca_file, net::TlsFloor::tls12, error);
+    if (!acme_tls) return fail(Error{"acme-tls", 0, 0, error, {}});
+    AcmeManagerOptions o;
+    o.acme.directory_url = config.acme_directory;
+    o.acme.tls = acme_tls.get();
+    if (config.acme_challenge == "tls-alpn-01")
+      o.acme.challenges = {net::AcmeChallengeType::tls_alpn01, net::AcmeChallengeType::http01};
+    if (!config.acme_email.empty()) o.acme.contact = {"mailto:" + config.acme_email};
+    o.blocking = acme_pool.get_executor();
+    o.log = [](std::string_view line) { spdlog::info("{}", line); };
+    acme = std::make_unique<AcmeManager>(o, *cert_store, s.challenges, s.metrics);
+    control.sync_acme(*cert_store);
+  }
+
   asio::io_context control_io(1);
+  if (acme) {
+    acme->on_changed([&](const std::string&) { asio::post(control_io, [&] { control.sync_acme(*cert_store); }); });
+    asio::co_spawn(control_io, acme->run([&] { return policy_hosts(s.hosted.get()->domains()); }), asio::detached);
+    control.on_domains_changed = [&] { acme->wake(); };  // a new domain gets its certificate now
+  }
   s.admin = std::make_unique<AdminApi>(std::move(api_store).value(), std::move(tokens).value(), s.metrics, [&] {
     // After an API change: reload at once (on the control thread).
     asio::post(control_io, [&] { control.reload_domains(); });

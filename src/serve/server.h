@@ -22,8 +22,12 @@ struct ServeConfig {
   std::vector<std::string> listen_http = {"0.0.0.0:80"};   // ACME HTTP-01 + redirect to HTTPS
   std::vector<std::string> listen_admin = {"127.0.0.1:8461"};  // plain HTTP: API + open /metrics
   std::string cert_dir;
-  std::string acme_directory;
+  std::string acme_directory;  // when set: a certificate for every hosted domain by ACME
   std::string acme_ca_file;
+  std::string acme_email;      // contact for the ACME account, optional
+  std::string acme_challenge = "http-01";  // preferred: http-01 (port 80) or tls-alpn-01 (443)
+  // Where ACME certificates are copied from the store (lego layout) for the handshakes to load.
+  std::string acme_cert_dir = "acme-certs";
   unsigned threads = 0;  // 0: one per core
 
   std::size_t max_connections = 50000;

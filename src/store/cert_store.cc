@@ -94,4 +94,13 @@ Result<std::vector<std::string>> CertStore::hosts() {
   return first_column(*rows);
 }
 
+Result<std::vector<std::pair<std::string, std::int64_t>>> CertStore::updated_since(std::int64_t t) {
+  std::lock_guard lock(mu_);
+  auto rows = db_->query("SELECT host, updated FROM certificates WHERE updated > $1 ORDER BY updated, host", {t});
+  if (!rows) return rows.error();
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  for (const auto& r : *rows) out.emplace_back(r[0].value_or(""), to_int(r[1]));
+  return out;
+}
+
 }  // namespace mtasts::store

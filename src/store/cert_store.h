@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -53,6 +54,9 @@ class CertStore {
   // Host names whose certificate ends before `t`, soonest first (renewal candidates).
   Result<std::vector<std::string>> expiring_before(std::int64_t t);
   Result<std::vector<std::string>> hosts();
+  // (host, updated) of the certificates stored after `t` (seconds), oldest change first: what a
+  // node copies into its local certificate directory.
+  Result<std::vector<std::pair<std::string, std::int64_t>>> updated_since(std::int64_t t);
 
  private:
   mutable std::mutex mu_;

@@ -1,0 +1,143 @@
+"""`mtasts serve` getting its certificates by ACME from a real pebble:
+with_pebble.py -- serve_acme_test.py MTASTS
+
+Names under acme.test resolve to 127.0.0.1 for pebble (with_pebble.py's knotd); pebble validates
+HTTP-01 at MTASTS_TEST_ACME_HTTP_PORT and TLS-ALPN-01 at MTASTS_TEST_ACME_TLS_PORT, where serve's
+own listeners answer. Phase 1: HTTP-01 for one domain. Phase 2: a restart with TLS-ALPN-01
+preferred and a second domain; the first certificate comes back from the store.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
+import knot as knot_mod  # noqa: E402
+
+MTASTS = os.path.abspath(sys.argv[1])
+ENV = os.environ
+passed = failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print(f"ok: {name}")
+    else:
+        failed += 1
+        print(f"FAIL: {name} {detail}")
+
+
+def until(pred, seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return pred()
+
+
+tmp = tempfile.mkdtemp(prefix="mtasts-serve-acme-")
+server = None
+try:
+    db = os.path.join(tmp, "mtasts.db")
+    acme_dir = os.path.join(tmp, "acme-certs")
+    root = os.path.join(tmp, "pebble-root.pem")
+    with open(root, "w") as f:
+        f.write(ENV["MTASTS_TEST_PEBBLE_ROOT"] if ENV["MTASTS_TEST_PEBBLE_ROOT"].startswith("-----")
+                else open(ENV["MTASTS_TEST_PEBBLE_ROOT"]).read())
+    https, http_port = int(ENV["MTASTS_TEST_ACME_TLS_PORT"]), int(ENV["MTASTS_TEST_ACME_HTTP_PORT"])
+    admin = knot_mod.free_port()
+
+    def start(challenge):
+        config = os.path.join(tmp, "serve.toml")
+        with open(config, "w") as f:
+            f.write(f'''[serve]
+db = "{db}"
+listen_https = "127.0.0.1:{https}"
+listen_http = "127.0.0.1:{http_port}"
+listen_admin = "127.0.0.1:{admin}"
+acme_directory = "{ENV['MTASTS_TEST_ACME_DIRECTORY']}"
+acme_ca_file = "{ENV['MTASTS_TEST_ACME_CA_FILE']}"
+acme_cert_dir = "{acme_dir}"
+acme_challenge = "{challenge}"
+acme_email = "hostmaster@acme.test"
+''')
+        log = open(os.path.join(tmp, f"serve-{challenge}.log"), "w")
+        return subprocess.Popen([MTASTS, "serve", "--config", config], stdout=log, stderr=subprocess.STDOUT)
+
+    def served(domain):
+        """The policy, fetched as a sender would: SNI, certificate verified against pebble's root."""
+        ctx = ssl.create_default_context(cafile=root)
+        try:
+            with socket.create_connection(("127.0.0.1", https), timeout=5) as s:
+                with ctx.wrap_socket(s, server_hostname=f"mta-sts.{domain}") as t:
+                    t.sendall(f"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.{domain}\r\n"
+                              "Connection: close\r\n\r\n".encode())
+                    data = b""
+                    while chunk := t.recv(4096):
+                        data += chunk
+                    return data
+        except (OSError, ssl.SSLError):
+            return b""
+
+    def metric(name):
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=5).read().decode()
+        except OSError:
+            return -1
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return -1
+
+    r = subprocess.run([MTASTS, "domain", "add", "h.acme.test", "--mx", "mx.h.acme.test", "--db", db],
+                       capture_output=True, text=True)
+    check("domain add h.acme.test", r.returncode == 0, r.stderr)
+    server = start("http-01")
+    check("HTTP-01: certificate obtained and served, verified against pebble's root",
+          until(lambda: served("h.acme.test").startswith(b"HTTP/1.1 200"), 90),
+          open(os.path.join(tmp, "serve-http-01.log")).read()[-3000:])
+    check("HTTP-01: counted", metric("mtasts_acme_certificates_issued_total") == 1)
+    key = os.path.join(acme_dir, "certificates", "mta-sts.h.acme.test.key")
+    check("key file is 0600", os.path.exists(key) and stat.S_IMODE(os.stat(key).st_mode) == 0o600)
+    server.send_signal(signal.SIGTERM)
+    check("SIGTERM: exit 0", server.wait(20) == 0)
+
+    shutil.rmtree(acme_dir)  # the store is the source: a fresh node copies from it
+    r = subprocess.run([MTASTS, "domain", "add", "a.acme.test", "--mx", "mx.a.acme.test", "--db", db],
+                       capture_output=True, text=True)
+    check("domain add a.acme.test", r.returncode == 0, r.stderr)
+    server = start("tls-alpn-01")
+    check("restart: the first certificate comes back from the store",
+          until(lambda: served("h.acme.test").startswith(b"HTTP/1.1 200"), 30))
+    check("TLS-ALPN-01 on serve's HTTPS port: certificate obtained and served",
+          until(lambda: served("a.acme.test").startswith(b"HTTP/1.1 200"), 90),
+          open(os.path.join(tmp, "serve-tls-alpn-01.log")).read()[-3000:])
+    r = subprocess.run([MTASTS, "domain", "add", "n.acme.test", "--mx", "mx.n.acme.test", "--db", db],
+                       capture_output=True, text=True)
+    check("a domain added while serving gets its certificate without waiting for the next pass",
+          until(lambda: served("n.acme.test").startswith(b"HTTP/1.1 200"), 90),
+          open(os.path.join(tmp, "serve-tls-alpn-01.log")).read()[-3000:])
+    logs = open(os.path.join(tmp, "serve-tls-alpn-01.log")).read() + open(os.path.join(tmp, "serve-http-01.log")).read()
+    check("no private key in the logs", "PRIVATE KEY" not in logs)
+    server.send_signal(signal.SIGTERM)
+    check("SIGTERM: exit 0", server.wait(20) == 0)
+finally:
+    if server and server.poll() is None:
+        server.kill()
+        server.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+print(f"serve acme: {passed} passed, {failed} failed")
+sys.exit(0 if failed == 0 and passed > 0 else 1)
