@@ -320,6 +320,7 @@ void register_reports_command(CLI::App& app, int& exit_code) {
   db(pr);
   pr->add_option("--older-than", o.older_than_days, "days")->required()->check(CLI::Range(0, 36500));
   pr->callback([&] { exit_code = prune(o); });
+  register_reports_lmtp(*cmd, exit_code);
 }
 
 }  // namespace mtasts::cli
