@@ -114,6 +114,24 @@ std::string header(GMimeObject* o, const char* name) {
   return s;
 }
 
+// GMime matches every line against every open boundary (thousands of nested multiparts make
+// parsing quadratic) and recurses into nested message/rfc822 parts (deep nesting would exhaust
+// the stack). A report mail has two or three parts: refuse hostile structure before parsing.
+constexpr std::size_t kMaxBoundaries = 64;
+constexpr std::size_t kMaxContentTypes = 128;
+
+// Case-insensitive occurrences of `needle` (lower case), counting stops past `limit`.
+std::size_t count_ci(std::string_view text, std::string_view needle, std::size_t limit) {
+  std::size_t n = 0;
+  const char first = needle.front();
+  for (std::size_t at = 0; at + needle.size() <= text.size() && n <= limit; ++at) {
+    char c = text[at];
+    if ((c | 0x20) != first) continue;
+    if (ascii_lower(text.substr(at, needle.size())) == needle) ++n, at += needle.size() - 1;
+  }
+  return n;
+}
+
 void warn(MailReport& r, std::string code, std::string message) {
   r.warnings.push_back(Error{std::move(code), 0, 0, std::move(message), {}});
 }
@@ -124,6 +142,11 @@ Result<MailReport> extract_mail_report(std::string_view message) {
   if (message.size() > kMaxMailSize)
     return mail_error("mail-too-large", fmt::format("the mail has {} bytes; the limit is {}",
                                                     message.size(), kMaxMailSize));
+  if (count_ci(message, "boundary=", kMaxBoundaries) > kMaxBoundaries ||
+      count_ci(message, "content-type", kMaxContentTypes) > kMaxContentTypes)
+    return mail_error("mime-invalid",
+                      fmt::format("more than {} multipart boundaries or {} MIME parts: not a report "
+                                  "mail", kMaxBoundaries, kMaxContentTypes));
   init_gmime();
   Ref<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(message.data(), message.size()));
   Ref<GMimeParser> parser(g_mime_parser_new_with_stream(stream.p));

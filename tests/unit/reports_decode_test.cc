@@ -160,6 +160,16 @@ TEST(Mail, NoReport) {
   EXPECT_EQ(decode_report("Subject: hi\r\n\r\njust text\r\n").error().code, "mime-no-report");
 }
 
+TEST(Mail, HostileNestingIsRefusedBeforeParsing) {
+  std::string deep = "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n";
+  for (int i = 1; i < 20000; ++i)
+    deep += fmt::format("--b{}\r\nContent-Type: multipart/mixed; boundary=\"b{}\"\r\n\r\n", i - 1, i);
+  EXPECT_EQ(decode_report(deep).error().code, "mime-invalid");
+  std::string rfc822;
+  for (int i = 0; i < 20000; ++i) rfc822 += "Content-Type: message/rfc822\r\n\r\n";
+  EXPECT_EQ(decode_report(rfc822).error().code, "mime-invalid");
+}
+
 TEST(Mail, TooLarge) {
   std::string big(kMaxMailSize + 1, 'a');
   EXPECT_EQ(decode_report(big).error().code, "mail-too-large");
