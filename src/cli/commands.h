@@ -12,5 +12,8 @@ void register_generate_command(CLI::App& app, int& exit_code);
 void register_check_command(CLI::App& app, int& exit_code);
 void register_domain_command(CLI::App& app, int& exit_code);
 void register_serve_command(CLI::App& app, int& exit_code);  // serve + token
+void register_reports_command(CLI::App& app, int& exit_code);
+// `reports lmtp`, registered by register_reports_command on its `reports` subcommand.
+void register_reports_lmtp(CLI::App& reports, int& exit_code);
 
 }  // namespace mtasts::cli

@@ -1,6 +1,7 @@
 #include "core/datetime.h"
 
 #include <algorithm>
+#include <ctime>
 
 #include "core/text.h"
 #include "fmt/format.h"
@@ -74,6 +75,13 @@ Result<std::int64_t> parse_rfc3339(std::string_view s) {
   if (i != s.size()) return bad("unexpected text after the time");
   std::int64_t days = days_from_civil(year, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   return days * 86400 + h * 3600 + mi * 60 + std::min(se, 59) - offset;
+}
+
+std::string utc_date(std::int64_t epoch) {
+  std::time_t t = static_cast<std::time_t>(epoch);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}-{:02}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
 
 }  // namespace mtasts

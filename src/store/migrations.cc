@@ -49,8 +49,45 @@ constexpr Migration kMigrations[] = {
          hash TEXT NOT NULL UNIQUE,
          created BIGINT NOT NULL,
          last_used BIGINT NOT NULL);)"},
-    // Reserved while features land in parallel: 3 reports (TLS-RPT), 4 resolver (policy cache).
-    // Versions need not be contiguous.
+    {3, "TLS-RPT reports", R"(CREATE TABLE tlsrpt_reports (
+         id {autoinc},
+         organization_name TEXT NOT NULL,
+         report_id TEXT NOT NULL,
+         start_time BIGINT NOT NULL,
+         end_time BIGINT NOT NULL,
+         contact_info TEXT NOT NULL,
+         received BIGINT NOT NULL,
+         source TEXT NOT NULL,
+         raw_gzip_base64 TEXT NOT NULL,
+         UNIQUE (organization_name, report_id));
+       CREATE INDEX tlsrpt_reports_start ON tlsrpt_reports (start_time);
+       CREATE INDEX tlsrpt_reports_end ON tlsrpt_reports (end_time);
+       CREATE TABLE tlsrpt_policies (
+         report BIGINT NOT NULL REFERENCES tlsrpt_reports (id) ON DELETE CASCADE,
+         idx BIGINT NOT NULL,
+         policy_type TEXT NOT NULL,
+         policy_domain TEXT NOT NULL,
+         policy_string TEXT NOT NULL,
+         mx_host TEXT NOT NULL,
+         successful BIGINT NOT NULL,
+         failed BIGINT NOT NULL,
+         PRIMARY KEY (report, idx));
+       CREATE INDEX tlsrpt_policies_domain ON tlsrpt_policies (policy_domain);
+       CREATE TABLE tlsrpt_failures (
+         report BIGINT NOT NULL,
+         policy BIGINT NOT NULL,
+         idx BIGINT NOT NULL,
+         result_type TEXT NOT NULL,
+         sending_mta_ip TEXT NOT NULL,
+         receiving_mx_hostname TEXT NOT NULL,
+         receiving_mx_helo TEXT NOT NULL,
+         receiving_ip TEXT NOT NULL,
+         failed BIGINT NOT NULL,
+         additional_information TEXT NOT NULL,
+         failure_reason_code TEXT NOT NULL,
+         PRIMARY KEY (report, policy, idx),
+         FOREIGN KEY (report, policy) REFERENCES tlsrpt_policies (report, idx) ON DELETE CASCADE);)"},
+    // Reserved while the resolver lands: 4 (policy cache). Versions need not be contiguous.
     {5, "certificates and ACME accounts", R"(CREATE TABLE acme_accounts (
          directory_url TEXT PRIMARY KEY,
          key_pem TEXT NOT NULL,

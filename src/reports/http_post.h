@@ -1,0 +1,28 @@
+// Reports sent over HTTPS (RFC 8460 §5.4): a POST with the report as the body, media type
+// application/tlsrpt+gzip or application/tlsrpt+json. mtasts serve routes the POST here; this
+// decides the answer. Blocking (it stores): call it from the store thread, and answer the client
+// only with what it returns, after the report is committed.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "reports/ingest.h"
+
+namespace mtasts::reports {
+
+struct HttpAnswer {
+  int status = 500;     // 201 stored, 200 duplicate, 400 invalid, 403 refused, 413 too large,
+                        // 415 media type, 503 store failure (retry)
+  std::string message;  // one line for the response body (text/plain)
+  IngestResult result;
+};
+
+// Bodies over this are refused with 413 before decoding.
+inline constexpr std::size_t kMaxPostBody = 16 * 1024 * 1024;
+
+HttpAnswer handle_report_post(std::string_view content_type, std::string_view body,
+                              Ingester& ingester, std::int64_t now);
+
+}  // namespace mtasts::reports

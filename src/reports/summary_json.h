@@ -1,0 +1,24 @@
+// The JSON form of a domain's report summary: what `mtasts reports summary --json` prints and
+// what the API serves to the dashboard (DESIGN.md fixes the first keys).
+#pragma once
+
+#include <boost/json/fwd.hpp>
+
+#include <vector>
+
+#include "store/report_store.h"
+
+namespace mtasts::reports {
+
+// {"domain","successful","failed","success_rate","reports","by_result_type":{type:N},
+//  "by_organization":{org:{"successful","failed","reports"}},"verdict":"words",
+//  "verdict_code","first_day","last_day","by_day":{...},"by_policy_type":{...},
+//  "by_mx_host":{host:N},"top_failures":[{"result_type","receiving_mx_hostname",
+//  "failure_reason_code","failed","sending_mta_ips":[...]}]}
+boost::json::object summary_json(const store::DomainSummary& s);
+// {"domains":[...]}
+boost::json::object summaries_json(const std::vector<store::DomainSummary>& all);
+
+double success_rate(const store::SessionCounts& c);
+
+}  // namespace mtasts::reports
