@@ -64,6 +64,10 @@ Result<bool> read_config(const std::string& path, serve::ServeConfig& c) {
   str("acme_directory", c.acme_directory);
   str("acme_ca_file", c.acme_ca_file);
   str("acme_email", c.acme_email);
+  str("report_path", c.report_path);
+  if (auto v = root["reports_any_domain"].value<bool>()) c.reports_any_domain = *v;
+  if (!c.report_path.empty() && c.report_path.front() != '/')
+    return Error{"config-invalid", 0, 0, fmt::format("{}: report_path must start with /", path), {}};
   str("acme_cert_dir", c.acme_cert_dir);
   str("acme_challenge", c.acme_challenge);
   if (c.acme_challenge != "http-01" && c.acme_challenge != "tls-alpn-01")
@@ -75,6 +79,7 @@ Result<bool> read_config(const std::string& path, serve::ServeConfig& c) {
   num("max_connections", c.max_connections);
   num("header_limit", c.header_limit);
   num("cert_cache", c.cert_cache);
+  num("report_body_limit", c.report_body_limit);
   auto secs = [&](const char* key, std::chrono::milliseconds& out) {
     if (auto v = root[key].value<double>(); v && *v > 0) out = seconds(*v);
   };
@@ -87,7 +92,7 @@ Result<bool> read_config(const std::string& path, serve::ServeConfig& c) {
   if (auto v = root["requests_per_second"].value<double>(); v && *v > 0) c.requests_per_second = *v;
   static const std::set<std::string> known = {
       "db", "listen_https", "listen_http", "listen_admin", "cert_dir", "acme_directory", "acme_ca_file",
-      "acme_email", "acme_cert_dir", "acme_challenge",
+      "acme_email", "acme_cert_dir", "acme_challenge", "report_path", "reports_any_domain", "report_body_limit",
       "threads", "max_connections", "header_limit", "cert_cache", "handshake_timeout", "header_timeout",
       "idle_timeout", "reload_interval", "cert_scan_interval", "shutdown_grace", "requests_per_second"};
   for (const auto& [k, v] : root)

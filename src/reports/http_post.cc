@@ -15,12 +15,10 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-HttpAnswer handle_report_post(std::string_view content_type, std::string_view body,
-                              Ingester& ingester, std::int64_t now) {
-  HttpAnswer a;
+std::optional<InputKind> post_kind(std::string_view content_type, std::size_t body_size, HttpAnswer& a) {
   // The media type without parameters ("; charset=utf-8"), compared case-insensitively.
   std::string type = ascii_lower(trim(content_type.substr(0, content_type.find(';'))));
-  InputKind kind;
+  std::optional<InputKind> kind;
   if (type == "application/tlsrpt+gzip") kind = InputKind::gzip;
   else if (type == "application/tlsrpt+json") kind = InputKind::json;
   else {
@@ -30,17 +28,22 @@ HttpAnswer handle_report_post(std::string_view content_type, std::string_view bo
                                   "or application/tlsrpt+json", type), {}};
     a.result.outcome = Outcome::invalid;
     a.message = a.result.error.message;
-    return a;
+    return std::nullopt;
   }
-  if (body.size() > kMaxPostBody) {
+  if (body_size > kMaxPostBody) {
     a.status = 413;
     a.result.outcome = Outcome::invalid;
     a.result.error = {"input-too-large", 0, 0,
-                      fmt::format("the body has {} bytes; the limit is {}", body.size(), kMaxPostBody), {}};
+                      fmt::format("the body has {} bytes; the limit is {}", body_size, kMaxPostBody), {}};
     a.message = a.result.error.message;
-    return a;
+    return std::nullopt;
   }
-  a.result = ingester.ingest(body, kind, "https", now);
+  return kind;
+}
+
+HttpAnswer answer_for(IngestResult result) {
+  HttpAnswer a;
+  a.result = std::move(result);
   const IngestResult& r = a.result;
   switch (r.outcome) {
     case Outcome::stored:
@@ -65,6 +68,14 @@ HttpAnswer handle_report_post(std::string_view content_type, std::string_view bo
       break;
   }
   return a;
+}
+
+HttpAnswer handle_report_post(std::string_view content_type, std::string_view body,
+                              Ingester& ingester, std::int64_t now) {
+  HttpAnswer refusal;
+  auto kind = post_kind(content_type, body.size(), refusal);
+  if (!kind) return refusal;
+  return answer_for(ingester.ingest(body, *kind, "https", now));
 }
 
 }  // namespace mtasts::reports

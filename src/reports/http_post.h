@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,5 +25,11 @@ inline constexpr std::size_t kMaxPostBody = 16 * 1024 * 1024;
 
 HttpAnswer handle_report_post(std::string_view content_type, std::string_view body,
                               Ingester& ingester, std::int64_t now);
+
+// The two halves, for a server that decodes on its I/O threads and commits reports in batches:
+// the decoding the media type asks for (nullopt: `refusal` holds the 415 or 413 answer), and the
+// answer for a settled result.
+std::optional<InputKind> post_kind(std::string_view content_type, std::size_t body_size, HttpAnswer& refusal);
+HttpAnswer answer_for(IngestResult result);
 
 }  // namespace mtasts::reports

@@ -36,6 +36,7 @@ class HostedSet {
   const HostedPolicy* find(std::string_view host) const;
   std::size_t size() const { return by_domain_.size(); }
   std::vector<std::string> domains() const;
+  bool contains(const std::string& domain) const { return by_domain_.count(domain) != 0; }
 
   static std::shared_ptr<const HostedPolicy> prepare(const store::Domain& d);
 

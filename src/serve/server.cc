@@ -302,6 +302,15 @@ int run(const ServeConfig& config) {
     asio::post(control_io, [&] { control.reload_domains(); });
   });
 
+  if (!config.report_path.empty()) {
+    auto rs = store::open_report_store(config.db);
+    if (!rs) return fail(rs.error());
+    reports::DomainCheck accepts;
+    if (!config.reports_any_domain)
+      accepts = [&s](const std::string& domain) -> Result<bool> { return s.hosted.get()->contains(domain); };
+    s.reports = std::make_unique<ReportReceiver>(std::move(rs).value(), s.metrics, std::move(accepts));
+  }
+
   // Listeners: every worker binds every address (SO_REUSEPORT).
   unsigned threads = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<Worker>> workers;

@@ -30,6 +30,12 @@ struct ServeConfig {
   std::string acme_cert_dir = "acme-certs";
   unsigned threads = 0;  // 0: one per core
 
+  // TLS-RPT reports POSTed over HTTPS (RFC 8460 §5.4) to https://<any hosted name><report_path>;
+  // empty path: not received. Reports for domains not hosted are refused unless any_domain.
+  std::string report_path = "/tlsrpt";
+  std::size_t report_body_limit = 4 << 20;
+  bool reports_any_domain = false;
+
   std::size_t max_connections = 50000;
   std::size_t header_limit = 8192;
   std::size_t api_body_limit = 1 << 20;

@@ -18,6 +18,7 @@
 #include "serve/cert_index.h"
 #include "serve/challenges.h"
 #include "serve/hosted.h"
+#include "serve/report_receiver.h"
 #include "serve/server.h"
 #include "serve/tls_server.h"
 
@@ -88,6 +89,7 @@ struct Shared {
   std::unique_ptr<boost::asio::ssl::context> tls;
   boost::asio::thread_pool store_pool{1};  // the admin API's store calls, serialized
   std::unique_ptr<AdminApi> admin;
+  std::unique_ptr<ReportReceiver> reports;  // null when report_path is empty
   std::atomic<std::int64_t> connections{0};
   std::atomic<bool> draining{false};
 };

@@ -54,10 +54,12 @@ std::string_view reason(int status) {
     case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 403: return "Forbidden";
     case 409: return "Conflict";
     case 413: return "Content Too Large";
     case 422: return "Unprocessable Content";
     case 429: return "Too Many Requests";
+    case 415: return "Unsupported Media Type";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
@@ -191,8 +193,13 @@ asio::awaitable<void> serve_requests(Worker& w, Stream& stream, ListenerKind kin
     conn.expect(Phase::header, cfg.header_timeout);
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(cfg.header_limit));
-    parser.body_limit(cfg.api_body_limit);
-    auto [ec, used] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    auto [ec, used] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    if (!ec && !parser.is_done()) {  // a body: how much depends on where it goes
+      std::string_view t(parser.get().target().data(), parser.get().target().size());
+      const bool report = s.reports && kind == ListenerKind::https && t.substr(0, t.find('?')) == cfg.report_path;
+      parser.body_limit(report ? cfg.report_body_limit : cfg.api_body_limit);
+      std::tie(ec, used) = co_await http::async_read(stream, buffer, parser, use_tuple);
+    }
     Reply reply;
     bool keep = false;
     if (ec) {
@@ -264,6 +271,15 @@ asio::awaitable<void> serve_requests(Worker& w, Stream& stream, ListenerKind kin
           n.redirects.inc();
           reply = text(301, "moved to https\n");
           reply.headers.emplace_back("Location", fmt::format("https://{}{}", h, target));
+        }
+      } else if (kind == ListenerKind::https && s.reports && path == cfg.report_path) {
+        if (req.method() != http::verb::post) {
+          n.method_not_allowed.inc();
+          reply = text(405, "POST a TLS-RPT report here (RFC 8460)\n");
+          reply.headers.emplace_back("Allow", "POST");
+        } else {
+          auto answer = co_await s.reports->receive(std::string(req[http::field::content_type]), std::move(req.body()));
+          reply = text(answer.status, answer.message + "\n");
         }
       } else if (path.starts_with("/api/") || path == "/metrics") {
         ApiRequest api{std::string(req.method_string()), std::string(target),

@@ -6,6 +6,7 @@ the policy over verified TLS, status codes, limits (header size, slowloris, idle
 connections), SNI handling, the admin API and its tokens, reloads (store change feed, SIGHUP for
 certificates) and a graceful SIGTERM. Prints `ok:`/`FAIL:` lines; exit 0 when all pass.
 """
+import gzip
 import http.client
 import json
 import os
@@ -219,6 +220,53 @@ max_connections = 10050
     check("idle keep-alive: answered, then closed by the server", out.count(b"200 OK") == 1 and time.monotonic() - t0 < 14)
     out = raw(req * 120 + b"GET / HTTP/1.1\r\nHost: mta-sts.a.test\r\nConnection: close\r\n\r\n")
     check("request rate per connection: 429 and close", b"HTTP/1.1 429" in out and out.count(b"200 OK") < 120)
+
+    # --- TLS-RPT reports POSTed over HTTPS (RFC 8460 §5.4) -------------------------------------
+    def report(domain, report_id):
+        return json.dumps({
+            "organization-name": "Example Sender", "report-id": report_id,
+            "contact-info": "tlsrpt@sender.example",
+            "date-range": {"start-datetime": "2026-11-20T00:00:00Z", "end-datetime": "2026-11-20T23:59:59Z"},
+            "policies": [{"policy": {"policy-type": "sts", "policy-string": ["version: STSv1", "mode: testing"],
+                                     "policy-domain": domain, "mx-host": ["mx1." + domain]},
+                          "summary": {"total-successful-session-count": 90, "total-failure-session-count": 2},
+                          "failure-details": [{"result-type": "certificate-expired", "sending-mta-ip": "192.0.2.1",
+                                               "receiving-mx-hostname": "mx1." + domain, "failed-session-count": 2}]}]})
+
+    def post(body, ctype, path="/tlsrpt"):
+        c = http.client.HTTPSConnection("127.0.0.1", https, timeout=10)
+        c.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", https), timeout=10),
+                                 server_hostname="mta-sts.a.test")
+        c.request("POST", path, body=body, headers={"Host": "mta-sts.a.test", "Content-Type": ctype})
+        resp = c.getresponse()
+        data = resp.read()
+        c.close()
+        return resp.status, data.decode(errors="replace")
+    st, text = post(gzip.compress(report("a.test", "r1").encode()), "application/tlsrpt+gzip")
+    check("report POST (gzip): 201 once stored", st == 201 and "stored" in text, f"{st} {text}")
+    st, text = post(gzip.compress(report("a.test", "r1").encode()), "application/tlsrpt+gzip")
+    check("the same report again: 200, stored once", st == 200 and "already" in text, f"{st} {text}")
+    st, text = post(report("b.test", "r2"), "application/tlsrpt+json; charset=utf-8")
+    check("report POST (json): 201", st == 201, f"{st} {text}")
+    st, text = post(report("stranger.test", "r3"), "application/tlsrpt+json")
+    check("report for a domain not hosted: 403", st == 403 and "domain-not-registered" in text, f"{st} {text}")
+    st, text = post(report("a.test", "r4"), "application/json")
+    check("wrong media type: 415", st == 415, f"{st} {text}")
+    st, text = post(b"\x1f\x8b\x08garbage", "application/tlsrpt+gzip")
+    check("bad gzip: 400 naming it", st == 400 and "gzip" in text, f"{st} {text}")
+    st, text = post(gzip.compress(b"{" * 10 + b"x"), "application/tlsrpt+gzip")
+    check("invalid JSON: 400", st == 400, f"{st} {text}")
+    st, _, _ = get("mta-sts.a.test", path="/tlsrpt")
+    check("GET on the report path: 405", st == 405)
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda i: post(report("a.test", f"burst-{i}"), "application/tlsrpt+json")[0], range(64)))
+    check("64 concurrent reports: every one stored (group commit)", codes == [201] * 64, codes)
+    r = mtasts("reports", "summary", "--db", db, "--json")
+    summary = json.loads(r.stdout) if r.returncode in (0, 1) and r.stdout.strip() else {}
+    per = {d["domain"]: d for d in summary.get("domains", [])}
+    check("stored reports are in the summary, each once", per.get("a.test", {}).get("reports") == 65
+          and per.get("b.test", {}).get("reports") == 1, r.stdout[:500] + r.stderr)
 
     # --- port 80 -------------------------------------------------------------------------------
     c = http.client.HTTPConnection("127.0.0.1", http_port, timeout=5)
