@@ -46,6 +46,18 @@ constexpr Migration kMigrations[] = {
        CREATE INDEX audit_log_domain ON audit_log (domain, id);)"},
     // Reserved while features land in parallel: 2 serve (api tokens, certificates, ACME
     // accounts), 3 reports (TLS-RPT), 4 resolver (policy cache). Versions need not be contiguous.
+    {4, "resolver policy cache", R"(CREATE TABLE resolver_policies (
+         domain TEXT PRIMARY KEY,
+         policy_id TEXT NOT NULL,
+         mode TEXT NOT NULL,
+         max_age BIGINT NOT NULL,
+         mx TEXT NOT NULL,
+         policy_text TEXT NOT NULL,
+         fetched BIGINT NOT NULL,
+         checked BIGINT NOT NULL,
+         expires BIGINT NOT NULL,
+         refresh BIGINT NOT NULL);
+       CREATE INDEX resolver_policies_refresh ON resolver_policies (refresh);)"},
 };
 
 }  // namespace
