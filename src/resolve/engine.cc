@@ -1,6 +1,8 @@
 #include "resolve/engine.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -118,13 +120,23 @@ std::optional<Verdict> Engine::from_memory(const std::string& domain, std::int64
   return v;
 }
 
+// The store call runs on the store thread; the awaiting coroutine resumes on its own executor.
+// Plain handlers, no coroutine lambda, and callers pass a named lambda: GCC 12 destroys
+// temporaries with destructors inside a co_await expression twice.
 template <typename F>
-auto Engine::on_store(F f) -> net::awaitable<decltype(f())> {
-  using R = decltype(f());
-  auto out = co_await asio::co_spawn(
-      store_io_, [f = std::move(f)]() mutable -> net::awaitable<std::optional<R>> { co_return f(); },
-      asio::use_awaitable);
-  co_return std::move(*out);
+auto Engine::on_store(const F& f) -> net::awaitable<std::optional<decltype(f())>> {
+  using R = std::optional<decltype(f())>;
+  return asio::async_initiate<decltype(asio::use_awaitable), void(R)>(
+      [this](auto handler, F fn) {
+        asio::post(store_io_, [fn = std::move(fn), handler = std::move(handler)]() mutable {
+          R r(fn());
+          auto ex = asio::get_associated_executor(handler);
+          asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable {
+            std::move(handler)(std::move(r));
+          });
+        });
+      },
+      asio::use_awaitable, F(f));
 }
 
 net::awaitable<Verdict> Engine::resolve(std::string domain, std::chrono::milliseconds timeout) {
@@ -168,7 +180,8 @@ net::awaitable<Verdict> Engine::lookup_once(const std::string& domain,
                                             std::chrono::milliseconds timeout, bool force) {
   const std::int64_t now = now_seconds();
   // The store is the truth (a fleet shares it): read it rather than the hot set.
-  auto stored = co_await on_store([this, domain] { return cache_->get(domain); });
+  const auto get = [this, domain] { return cache_->get(domain); };
+  auto stored = *co_await on_store(get);
   std::optional<CachedPolicy> cached;
   if (stored) cached = *stored;
   else {
@@ -191,14 +204,16 @@ net::awaitable<Verdict> Engine::lookup_once(const std::string& domain,
   }
   const Decision& d = l.decision;
   if (d.write && d.entry) {
-    auto w = co_await on_store([this, e = *d.entry] { return cache_->put(e); });
+    const auto put = [this, e = *d.entry] { return cache_->put(e); };
+    auto w = *co_await on_store(put);
     if (!w) {
       store_errors_->inc();
       spdlog::warn("store write for {} failed: {}", domain, w.error().message);
     }
   }
   if (d.erase) {
-    auto w = co_await on_store([this, domain] { return cache_->erase(domain); });
+    const auto erase = [this, domain] { return cache_->erase(domain); };
+    auto w = *co_await on_store(erase);
     if (!w) store_errors_->inc();
   }
   if (!d.change.empty()) {
@@ -217,7 +232,8 @@ net::awaitable<void> Engine::refresh_loop() {
     refresh_timer_->expires_after(config_.refresh_every);
     co_await refresh_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
     if (stopping_) break;
-    auto due = co_await on_store([this] { return cache_->due(now_seconds(), 1000); });
+    const auto list_due = [this] { return cache_->due(now_seconds(), 1000); };
+    auto due = *co_await on_store(list_due);
     if (!due) {
       store_errors_->inc();
       continue;

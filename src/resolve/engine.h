@@ -60,7 +60,7 @@ class Engine {
   net::awaitable<Verdict> lookup_once(const std::string& domain, std::chrono::milliseconds timeout, bool force);
   net::awaitable<void> refresh_loop();
   template <typename F>
-  auto on_store(F f) -> net::awaitable<decltype(f())>;
+  auto on_store(const F& f) -> net::awaitable<std::optional<decltype(f())>>;
 
   const Config& config_;
   Metrics& metrics_;
