@@ -167,7 +167,8 @@ def main():
         check(closed, "an idle connection is closed by the server")
 
         # kill -9, DNS down: the cache in the store answers; purge empties it.
-        q("persist.test")
+        c = w.Socketmap(("127.0.0.1", port))  # the old one was closed for idleness
+        check(q("persist.test").startswith("OK secure"), "persist.test fetched")
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         world.knot.stop()
