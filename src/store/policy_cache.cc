@@ -47,6 +47,11 @@ Result<std::vector<CachedPolicy>> from_rows(const Result<std::vector<Row>>& rows
 Result<std::unique_ptr<PolicyCache>> PolicyCache::open(const std::string& location) {
   auto c = open_connection(location);
   if (!c) return c.error();
+  // A cache, not a record: with WAL, NORMAL survives a killed process (kill -9) and may lose
+  // only the last writes on power loss, which the next lookup refetches. FULL would fsync every
+  // fetched policy and serialize a cold start on the disk.
+  if ((*c)->backend() == "sqlite")
+    if (auto r = (*c)->script("PRAGMA synchronous=NORMAL"); !r) return r.error();
   return std::make_unique<PolicyCache>(std::move(c).value());
 }
 
