@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -246,6 +247,11 @@ std::unique_ptr<tcp::acceptor> listen_tcp(asio::io_context& io, const std::strin
 }  // namespace
 
 int run_server(const Config& config, std::string& error) {
+  // Thousands of Postfix connections need thousands of descriptors: take the hard limit.
+  if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
   Server s(config);
   auto cache = store::PolicyCache::open(config.db);
   if (!cache) {
