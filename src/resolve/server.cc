@@ -45,7 +45,7 @@ struct Server {
   std::vector<std::unique_ptr<unix_socket::acceptor>> unix_acceptors;
   std::vector<std::string> unix_paths;
   std::atomic<std::int64_t> open{0}, busy{0};
-  bool stopping = false;
+  std::atomic<bool> stopping{false};  // read by every I/O thread
 
   Counter& replies_ok = metrics.counter("mtasts_resolver_lookups_total", "socketmap replies by status", {{"status", "OK"}});
   Counter& replies_notfound = metrics.counter("mtasts_resolver_lookups_total", "socketmap replies by status", {{"status", "NOTFOUND"}});
@@ -344,6 +344,9 @@ int run_server(const Config& config, std::string& error) {
   for (auto& io : s.ios) io->stop();
   for (auto& t : workers) t.join();
   s.engine->stop();
+  // Lookups still waiting on the resolution thread hold connection coroutines: destroy them
+  // while their sockets' io_contexts still exist.
+  s.engine.reset();
   for (const auto& p : s.unix_paths) {
     std::error_code fec;
     std::filesystem::remove(p, fec);
