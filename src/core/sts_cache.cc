@@ -44,7 +44,7 @@ TxtObservation classify_sts_records(const std::vector<std::string>& records) {
 std::int64_t refresh_time(std::int64_t checked, std::uint32_t max_age, double jitter,
                           const CacheTuning& tuning) {
   std::int64_t base = std::min<std::int64_t>(max_age / 2, tuning.refresh_interval);
-  base = std::max<std::int64_t>(base, 60);
+  base = std::max<std::int64_t>(base, 1);
   jitter = std::clamp(jitter, 0.0, 1.0);
   return checked + base - static_cast<std::int64_t>(std::floor(static_cast<double>(base) * jitter / 4));
 }

@@ -82,7 +82,7 @@ struct CacheTuning {
 };
 
 // The moment the background refresh should look at an entry checked at `checked`: half-way to
-// its expiry but at most `refresh_interval` later, moved earlier by up to a quarter of that by
+// its expiry (at least a second) but at most `refresh_interval` later, moved earlier by up to a quarter of that by
 // `jitter` (in [0, 1), drawn by the caller) so a fleet does not refresh in step.
 std::int64_t refresh_time(std::int64_t checked, std::uint32_t max_age, double jitter,
                           const CacheTuning& tuning);

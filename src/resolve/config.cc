@@ -95,6 +95,10 @@ Result<Config> load_config(const std::string& path) {
           c.refresh = *v;
         } else if (n == "interval") {
           e = integer(pn, "proactive_refresh.interval", 60, 31557600, c.tuning.refresh_interval);
+        } else if (n == "check_every") {
+          std::int64_t v = 0;
+          e = integer(pn, "proactive_refresh.check_every", 1, 3600, v);
+          c.refresh_every = std::chrono::seconds(v);
         } else if (n == "concurrency") {
           e = integer(pn, "proactive_refresh.concurrency", 1, 10000, c.refresh_concurrency);
         } else {

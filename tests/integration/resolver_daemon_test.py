@@ -49,11 +49,14 @@ def main():
     ds = {d: {"policy": ENFORCE.replace("{d}", d)} for d in
           ("enforce.test", "changing.test", "flaky.test", "shared.test", "persist.test")}
     ds["switch.test"] = {"policy": ENFORCE.replace("{d}", "switch.test"), "alt": NONE}
+    # max_age 6: refreshed in the background every ~3 s; its alt policy lists mx2 instead.
+    ds["refresh.test"] = {"policy": "version: STSv1\nmode: enforce\nmx: mx1.refresh.test\nmax_age: 6\n",
+                          "alt": "version: STSv1\nmode: enforce\nmx: mx2.refresh.test\nmax_age: 86400\n"}
     world = proc = None
     port, mport = 28461, 29461
     sock_path = os.path.join(work, "private", "resolver.sock")
     os.makedirs(os.path.dirname(sock_path))
-    config = "cache_grace = 0\n[default_zone]\ntimeout = 3\n"
+    config = "cache_grace = 0\n[default_zone]\ntimeout = 3\n[proactive_refresh]\ncheck_every = 1\n"
     extra = ["--metrics-listen", f"127.0.0.1:{mport}"]
     listen = [f"127.0.0.1:{port}", f"unix:{sock_path}"]
     try:
@@ -64,6 +67,7 @@ def main():
 
         # Answers.
         check(q("enforce.test") == "OK secure match=mx1.enforce.test servername=hostname", "enforce answered")
+        check(q("refresh.test") == "OK secure match=mx1.refresh.test servername=hostname", "refresh.test answered")
         mode = stat.S_IMODE(os.stat(sock_path).st_mode)
         check(mode == 0o666, f"unix socket mode {oct(mode)}")
         u = w.Socketmap(sock_path)
@@ -165,6 +169,26 @@ def main():
         except (ConnectionError, OSError):
             closed = True
         check(closed, "an idle connection is closed by the server")
+
+        # Proactive refresh (RFC 8461 §10.2): a new id is fetched in the background, no query needed.
+        ds5 = copy.deepcopy(ds4)
+        ds5["refresh.test"]["record"] = "v=STSv1; id=refreshed"
+        ds5["refresh.test"]["use_alt"] = True
+        world.restart_dns(ds5)
+
+        def refreshed():
+            out = subprocess.run([mtasts, "resolver", "dump", "--json", "--db", os.path.join(work, "resolver.db")],
+                                 capture_output=True, text=True).stdout
+            try:
+                return {p["domain"]: p for p in json.loads(out)["policies"]}.get("refresh.test", {}).get("id") == "refreshed"
+            except ValueError:
+                return False
+        end = time.monotonic() + 30
+        while not refreshed() and time.monotonic() < end:
+            time.sleep(0.2)
+        check(refreshed(), "background refresh fetched the new policy without a lookup")
+        c = w.Socketmap(("127.0.0.1", port))
+        check(q("refresh.test") == "OK secure match=mx2.refresh.test servername=hostname", "the refreshed policy answers")
 
         # kill -9, DNS down: the cache in the store answers; purge empties it.
         c = w.Socketmap(("127.0.0.1", port))  # the old one was closed for idleness

@@ -168,7 +168,8 @@ TEST(StsCache, RefreshTimeIsBeforeExpiryAndJittered) {
   EXPECT_EQ(refresh_time(1000, 86400, 0, kTuning), 1000 + 43200);
   EXPECT_EQ(refresh_time(1000, 86400, 0.999999, kTuning), 1000 + 43200 - 10799);
   EXPECT_EQ(refresh_time(1000, 31557600, 0, kTuning), 1000 + 86400);  // at least daily
-  EXPECT_EQ(refresh_time(1000, 0, 0, kTuning), 1000 + 60);
+  EXPECT_EQ(refresh_time(1000, 0, 0, kTuning), 1000 + 1);
+  EXPECT_EQ(refresh_time(1000, 6, 0, kTuning), 1000 + 3);
   EXPECT_EQ(refresh_time(1000, 86400, 7.0, kTuning), refresh_time(1000, 86400, 1.0, kTuning));
   for (double j : {0.0, 0.3, 0.7, 0.99}) {
     auto r = refresh_time(1000, 604800, j, kTuning);
