@@ -49,6 +49,9 @@ def main():
     ds = {d: {"policy": ENFORCE.replace("{d}", d)} for d in
           ("enforce.test", "changing.test", "flaky.test", "shared.test", "persist.test")}
     ds["switch.test"] = {"policy": ENFORCE.replace("{d}", "switch.test"), "alt": NONE}
+    ds["hang.test"] = {"behaviour": "never-close"}  # TCP accepted, no TLS handshake ever
+    ds["drip.test"] = {"policy": ENFORCE.replace("{d}", "drip.test"), "behaviour": "drip"}  # a byte a second
+    ds["huge.test"] = {"behaviour": "huge"}  # 1 GiB body streamed
     # max_age 6: refreshed in the background every ~3 s; its alt policy lists mx2 instead.
     ds["refresh.test"] = {"policy": "version: STSv1\nmode: enforce\nmx: mx1.refresh.test\nmax_age: 6\n",
                           "alt": "version: STSv1\nmode: enforce\nmx: mx2.refresh.test\nmax_age: 86400\n"}
@@ -76,6 +79,9 @@ def main():
         temp = q("host.unserved.example")
         check(temp.startswith("TEMP "), f"DNS refused and nothing cached: TEMP ({temp!r})")
         check(q(".enforce.test") == "NOTFOUND ", "parent-domain lookups: NOTFOUND")
+        for d in ("hang.test", "drip.test", "huge.test"):
+            a = q(d)
+            check(a == "NOTFOUND ", f"policy host misbehaving ({d}): NOTFOUND after its fetch deadline ({a!r})")
         check(c.query("x", "") == "NOTFOUND ", "empty key: NOTFOUND")
         c.send_raw(b"7:nospace,")
         perm = c.read_reply()
@@ -220,7 +226,7 @@ def main():
         w.stop(proc)
         if world:
             world.stop()
-        if FAILURES:
+        if FAILURES and os.path.exists(os.path.join(work, "mtasts.log")):
             print("--- mtasts.log\n" + open(os.path.join(work, "mtasts.log")).read()[-4000:])
         shutil.rmtree(work, ignore_errors=True)
     print(f"resolver_daemon: {len(FAILURES)} failed")

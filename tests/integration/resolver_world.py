@@ -144,7 +144,9 @@ class World:
                      "body": spec.get("policy", ""), "idle_timeout_s": 30,
                      "content_type": spec.get("content_type", "text/plain")}
                 kind = spec.get("cert", "valid")
-                if kind == "valid":
+                if b == "never-close":
+                    pass  # never speaks TLS: no certificate
+                elif kind == "valid":
                     l["mint"] = {"ca_cert": inter[0], "ca_key": inter[1], "suffix": ".test"}
                 else:
                     l["cert"], l["key"] = self.ca.leaf(f"mta-sts.{name}", kind)
