@@ -61,10 +61,14 @@ def main():
     os.makedirs(os.path.dirname(sock_path))
     config = "cache_grace = 0\n[default_zone]\ntimeout = 3\n[proactive_refresh]\ncheck_every = 1\n"
     extra = ["--metrics-listen", f"127.0.0.1:{mport}"]
+    # Under tests/harness/with_postgres.py the cache is that PostgreSQL (over its Unix socket).
+    pg = os.environ.get("MTASTS_TEST_POSTGRES_URL")
+    db = w.postgres_socket_url(pg) if pg else os.path.join(work, "resolver.db")
+    print(f"cache: {db}", flush=True)
     listen = [f"127.0.0.1:{port}", f"unix:{sock_path}"]
     try:
         world = w.World(work, testd, ds).start()
-        proc = w.start_mtasts(mtasts, work, world, listen, config, extra)
+        proc = w.start_mtasts(mtasts, work, world, listen, config, extra, db=db)
         c = w.Socketmap(("127.0.0.1", port))
         q = lambda key, zone="postfix": c.query(zone, key)  # noqa: E731
 
@@ -118,7 +122,7 @@ def main():
         ds4["switch.test"]["use_alt"] = True
         world.restart_dns(ds4)
         check(q("switch.test") == "NOTFOUND ", "mode none: NOTFOUND")
-        dump = json.loads(subprocess.run([mtasts, "resolver", "dump", "--json", "--db", os.path.join(work, "resolver.db")],
+        dump = json.loads(subprocess.run([mtasts, "resolver", "dump", "--json", "--db", db],
                                          capture_output=True, text=True, check=True).stdout)
         modes = {p["domain"]: p["policy"]["mode"] for p in dump["policies"]}
         check(modes.get("switch.test") == "none" and modes.get("enforce.test") == "enforce",
@@ -183,7 +187,7 @@ def main():
         world.restart_dns(ds5)
 
         def refreshed():
-            out = subprocess.run([mtasts, "resolver", "dump", "--json", "--db", os.path.join(work, "resolver.db")],
+            out = subprocess.run([mtasts, "resolver", "dump", "--json", "--db", db],
                                  capture_output=True, text=True).stdout
             try:
                 return {p["domain"]: p for p in json.loads(out)["policies"]}.get("refresh.test", {}).get("id") == "refreshed"
@@ -202,13 +206,13 @@ def main():
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         world.knot.stop()
-        proc = w.start_mtasts(mtasts, work, world, listen, config, extra)
+        proc = w.start_mtasts(mtasts, work, world, listen, config, extra, db=db)
         c = w.Socketmap(("127.0.0.1", port))
         check(c.query("postfix", "persist.test") == "OK secure match=mx1.persist.test servername=hostname",
               "after kill -9 and with DNS down: the stored policy answers")
         check(c.query("postfix", "new.enforce.test").startswith("TEMP "), "DNS down, nothing cached: TEMP")
         c.close()
-        r = subprocess.run([mtasts, "resolver", "purge", "--db", os.path.join(work, "resolver.db"), "persist.test"],
+        r = subprocess.run([mtasts, "resolver", "purge", "--db", db, "persist.test"],
                            capture_output=True, text=True)
         check(r.returncode == 0 and "removed 1" in r.stdout, f"purge one domain ({r.stdout.strip()})")
 

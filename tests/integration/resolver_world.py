@@ -46,6 +46,19 @@ def enter_namespace():
     sys.exit(p.wait())
 
 
+def postgres_socket_url(url):
+    """MTASTS_TEST_POSTGRES_URL (tests/harness/with_postgres.py: 127.0.0.1:PORT, unreachable
+    from a private network namespace) as a URL for the same server's Unix socket, which is."""
+    import glob
+    import tempfile as _t
+    import urllib.parse
+    u = urllib.parse.urlparse(url)
+    for base in (_t.gettempdir(), "/tmp"):
+        for sock in glob.glob(os.path.join(base, "mtasts-pg-*", f".s.PGSQL.{u.port}")):
+            return f"postgresql://{u.username}@{u.path}?host={os.path.dirname(sock)}&port={u.port}"
+    raise RuntimeError(f"no Unix socket for {url}")
+
+
 def die_with_parent():
     harness_knot._die_with_parent()
 
@@ -243,12 +256,12 @@ def start_peer(work, port, zones=None, log_name="peer.log"):
     return proc
 
 
-def start_mtasts(mtasts, work, world, listen, config_text="", extra=(), log_name="mtasts.log"):
+def start_mtasts(mtasts, work, world, listen, config_text="", extra=(), log_name="mtasts.log", db=None):
     conf = os.path.join(work, "resolver.toml")
     with open(conf, "w") as f:
         f.write(config_text)
     args = [mtasts, "resolver", "--config", conf, "--dns-server", "127.0.0.1:53",
-            "--ca-file", world.bundle, "--db", os.path.join(work, "resolver.db")]
+            "--ca-file", world.bundle, "--db", db or os.path.join(work, "resolver.db")]
     for l in listen:
         args += ["--listen", l]
     args += list(extra)
