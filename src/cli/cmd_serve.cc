@@ -123,7 +123,7 @@ void register_serve_command(CLI::App& app, int& exit_code) {
   serve->add_option("--db", f->db, "SQLite path or postgresql:// URL (default ./mtasts.db)");
   serve->add_option("--listen-https", f->https, "HTTPS address:port (default 0.0.0.0:443); repeat for more");
   serve->add_option("--listen-http", f->http, "HTTP address:port for ACME and redirects (default 0.0.0.0:80; off)");
-  serve->add_option("--listen-admin", f->admin, "admin API + /metrics, plain HTTP (default 127.0.0.1:8461; off)");
+  serve->add_option("--listen-admin", f->admin, "admin API + /metrics, plain HTTP (default 127.0.0.1:8470; off)");
   serve->add_option("--cert-dir", f->cert_dir, "certificates in certbot or lego layout");
   serve->add_option("--acme-directory", f->acme_directory, "ACME directory URL");
   serve->add_option("--acme-ca-file", f->acme_ca_file, "CA bundle to trust for the ACME server");

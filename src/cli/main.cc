@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   mtasts::cli::register_domain_command(app, exit_code);
   mtasts::cli::register_serve_command(app, exit_code);
   mtasts::cli::register_reports_command(app, exit_code);
+  mtasts::cli::register_resolver_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

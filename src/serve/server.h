@@ -20,7 +20,7 @@ struct ServeConfig {
   std::string db = "mtasts.db";
   std::vector<std::string> listen_https = {"0.0.0.0:443"};
   std::vector<std::string> listen_http = {"0.0.0.0:80"};   // ACME HTTP-01 + redirect to HTTPS
-  std::vector<std::string> listen_admin = {"127.0.0.1:8461"};  // plain HTTP: API + open /metrics
+  std::vector<std::string> listen_admin = {"127.0.0.1:8470"};  // plain HTTP: API + open /metrics
   std::string cert_dir;
   std::string acme_directory;  // when set: a certificate for every hosted domain by ACME
   std::string acme_ca_file;

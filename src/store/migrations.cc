@@ -16,7 +16,8 @@ struct Migration {
   std::string_view sql;    // {autoinc} is the backend's auto-numbered key type
 };
 
-// Append, never edit an applied migration.
+// Append, never edit an applied migration. Versions are unique and never reused; they need not be
+// contiguous when features land side by side (a database missing one gets it when it appears).
 constexpr Migration kMigrations[] = {
     {1, "domains, policy versions, audit log", R"(CREATE TABLE domains (
          name TEXT PRIMARY KEY,
@@ -87,7 +88,18 @@ constexpr Migration kMigrations[] = {
          failure_reason_code TEXT NOT NULL,
          PRIMARY KEY (report, policy, idx),
          FOREIGN KEY (report, policy) REFERENCES tlsrpt_policies (report, idx) ON DELETE CASCADE);)"},
-    // Reserved while the resolver lands: 4 (policy cache). Versions need not be contiguous.
+    {4, "resolver policy cache", R"(CREATE TABLE resolver_policies (
+         domain TEXT PRIMARY KEY,
+         policy_id TEXT NOT NULL,
+         mode TEXT NOT NULL,
+         max_age BIGINT NOT NULL,
+         mx TEXT NOT NULL,
+         policy_text TEXT NOT NULL,
+         fetched BIGINT NOT NULL,
+         checked BIGINT NOT NULL,
+         expires BIGINT NOT NULL,
+         refresh BIGINT NOT NULL);
+       CREATE INDEX resolver_policies_refresh ON resolver_policies (refresh);)"},
     {5, "certificates and ACME accounts", R"(CREATE TABLE acme_accounts (
          directory_url TEXT PRIMARY KEY,
          key_pem TEXT NOT NULL,

@@ -1,0 +1,51 @@
+// `mtasts resolver` settings: a TOML file (docs/config.md, [resolver] table) with the zones of
+// postfix-mta-sts-resolver, then command-line flags on top.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/resolver_answer.h"
+#include "core/sts_cache.h"
+
+namespace mtasts::resolve {
+
+struct Zone {
+  ZoneSettings answer;
+  std::chrono::milliseconds timeout{4000};  // DNS plus policy fetch, per lookup
+};
+
+struct Config {
+  std::vector<std::string> listen;  // "127.0.0.1:8461", "[::1]:8461", "unix:/path"
+  int socket_mode = 0666;           // unix sockets: Postfix's smtp runs as another user
+  std::string db = "mtasts-resolver.db";
+  std::string dns_server;
+  std::string ca_file;
+  std::vector<std::string> connect_to;
+  std::string metrics_listen;
+  unsigned threads = 0;  // I/O threads; 0 = one per core
+  std::size_t cache_size = 10000;  // hot set: entries kept in memory
+  std::chrono::seconds idle_timeout{10};
+  std::size_t max_connections = 10000;
+  CacheTuning tuning;
+  bool refresh = true;               // proactive refresh in the background
+  std::chrono::seconds refresh_every{60};  // how often the store is asked what is due
+  std::size_t refresh_concurrency = 20;
+  Zone default_zone;
+  std::map<std::string, Zone, std::less<>> zones;
+
+  const Zone& zone(std::string_view name) const {
+    auto it = zones.find(name);
+    return it == zones.end() ? default_zone : it->second;
+  }
+};
+
+// Reads `path` (the [resolver] table, or the top level when there is none). Errors:
+// config-invalid with the key and line.
+Result<Config> load_config(const std::string& path);
+
+}  // namespace mtasts::resolve
