@@ -92,8 +92,13 @@ std::unique_ptr<Engine> Engine::create(const Config& config, Metrics& metrics,
   }
   ropts.timeout = std::chrono::milliseconds(1500);
   ropts.tries = 2;
-  e->resolver_ = net::CaresResolver::create(e->res_io_, ropts, error);
-  if (!e->resolver_) return nullptr;
+  unsigned shards = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < shards; ++i) {
+    auto shard = std::make_unique<Shard>();
+    shard->resolver = net::CaresResolver::create(shard->io, ropts, error);
+    if (!shard->resolver) return nullptr;
+    e->shards_.push_back(std::move(shard));
+  }
   e->tls_ = net::make_client_context(config.ca_file, net::TlsFloor::tls12, error);
   if (!e->tls_) return nullptr;
   e->fetch_.tls = e->tls_.get();
@@ -142,7 +147,8 @@ auto Engine::on_store(const F& f) -> net::awaitable<std::optional<decltype(f())>
 net::awaitable<Verdict> Engine::resolve(std::string domain, std::chrono::milliseconds timeout) {
   resolutions_->inc();
   try {
-    co_return co_await asio::co_spawn(res_io_, resolve_here(std::move(domain), timeout, false),
+    Shard& shard = shard_of(domain);
+    co_return co_await asio::co_spawn(shard.io, resolve_here(std::move(domain), timeout, false),
                                       asio::use_awaitable);
   } catch (const std::exception& e) {
     Verdict v;
@@ -154,14 +160,15 @@ net::awaitable<Verdict> Engine::resolve(std::string domain, std::chrono::millise
 
 net::awaitable<Verdict> Engine::resolve_here(std::string domain, std::chrono::milliseconds timeout,
                                              bool force) {
-  if (auto it = inflight_.find(domain); it != inflight_.end()) {
+  Shard& shard = shard_of(domain);  // this coroutine runs on that shard's thread
+  if (auto it = shard.inflight.find(domain); it != shard.inflight.end()) {
     shared_->inc();
     auto flight = it->second;
     while (!flight->done) co_await flight->timer.async_wait(asio::as_tuple(asio::use_awaitable));
     co_return flight->result;
   }
-  auto flight = std::make_shared<Flight>(res_io_.get_executor());
-  inflight_.emplace(domain, flight);
+  auto flight = std::make_shared<Flight>(shard.io.get_executor());
+  shard.inflight.emplace(domain, flight);
   Verdict v;
   try {
     v = co_await lookup_once(domain, timeout, force);
@@ -172,7 +179,7 @@ net::awaitable<Verdict> Engine::resolve_here(std::string domain, std::chrono::mi
   flight->result = v;
   flight->done = true;
   flight->timer.cancel();
-  inflight_.erase(domain);
+  shard.inflight.erase(domain);
   co_return v;
 }
 
@@ -190,8 +197,9 @@ net::awaitable<Verdict> Engine::lookup_once(const std::string& domain,
   }
   net::FetchOptions opts = fetch_;
   opts.timeout = timeout;
-  const double jitter = std::uniform_real_distribution<double>(0, 1)(rng_);
-  Lookup l = co_await lookup(*resolver_, opts, domain, cached, now, jitter, config_.tuning, force);
+  Shard& shard = shard_of(domain);
+  const double jitter = std::uniform_real_distribution<double>(0, 1)(shard.rng);
+  Lookup l = co_await lookup(*shard.resolver, opts, domain, cached, now, jitter, config_.tuning, force);
   if (l.txt_checked) {
     dns_lookups_->inc();
     if (l.txt.kind == TxtObservation::Kind::dns_failure) dns_failures_->inc();
@@ -245,7 +253,13 @@ net::awaitable<void> Engine::refresh_loop() {
         while (next < due->size() && !stopping_) {
           const std::string domain = (*due)[next++].domain;
           refreshes_->inc();
-          co_await resolve_here(domain, config_.default_zone.timeout, true);
+          try {
+            co_await asio::co_spawn(shard_of(domain).io,
+                                    resolve_here(domain, config_.default_zone.timeout, true),
+                                    asio::use_awaitable);
+          } catch (const std::exception& e) {
+            spdlog::warn("background refresh of {}: {}", domain, e.what());
+          }
         }
       });
     co_await net::run_all(std::move(workers));
@@ -254,13 +268,14 @@ net::awaitable<void> Engine::refresh_loop() {
 
 void Engine::start() {
   if (config_.refresh) {
-    refresh_timer_ = std::make_unique<asio::steady_timer>(res_io_);
-    asio::co_spawn(res_io_, refresh_loop(), asio::detached);
+    refresh_timer_ = std::make_unique<asio::steady_timer>(shards_[0]->io);
+    asio::co_spawn(shards_[0]->io, refresh_loop(), asio::detached);
   }
-  res_thread_ = std::thread([this] {
-    auto guard = asio::make_work_guard(res_io_);
-    res_io_.run();
-  });
+  for (auto& shard : shards_)
+    shard->thread = std::thread([s = shard.get()] {
+      auto guard = asio::make_work_guard(s->io);
+      s->io.run();
+    });
   store_thread_ = std::thread([this] {
     auto guard = asio::make_work_guard(store_io_);
     store_io_.run();
@@ -269,9 +284,10 @@ void Engine::start() {
 
 void Engine::stop() {
   stopping_ = true;
-  res_io_.stop();
+  for (auto& shard : shards_) shard->io.stop();
   store_io_.stop();
-  if (res_thread_.joinable()) res_thread_.join();
+  for (auto& shard : shards_)
+    if (shard->thread.joinable()) shard->thread.join();
   if (store_thread_.joinable()) store_thread_.join();
 }
 

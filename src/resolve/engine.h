@@ -1,7 +1,7 @@
 // The resolver daemon's policy engine: the hot set answers within the grace period on the
-// calling I/O thread; everything else runs on one resolution thread (c-ares, the policy fetch,
-// one fetch per domain however many lookups wait for it) with the store on a thread of its own
-// (SQLite and libpq block). The background refresh (RFC 8461 §10.2) runs there too.
+// calling I/O thread; everything else runs on the domain's resolution thread (c-ares, the policy
+// fetch, one fetch per domain however many lookups wait for it; one such thread per core) with
+// the store on a thread of its own (SQLite and libpq block). The background refresh (RFC 8461 §10.2) runs there too.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "core/metrics.h"
 #include "core/sts_cache.h"
@@ -66,14 +67,23 @@ class Engine {
   Metrics& metrics_;
   std::unique_ptr<store::PolicyCache> cache_;
   HotSet hot_;
-  boost::asio::io_context res_io_{1};
+  // Resolution threads: a domain always goes to the same one (by hash), so its lookups share
+  // one fetch without locks; fetches of different domains use every core.
+  struct Shard {
+    boost::asio::io_context io{1};
+    std::unique_ptr<net::CaresResolver> resolver;
+    std::unordered_map<std::string, std::shared_ptr<Flight>> inflight;  // this shard's thread only
+    std::mt19937_64 rng{std::random_device{}()};
+    std::thread thread;
+  };
+  Shard& shard_of(const std::string& domain) {
+    return *shards_[std::hash<std::string>{}(domain) % shards_.size()];
+  }
+  std::vector<std::unique_ptr<Shard>> shards_;
   boost::asio::io_context store_io_{1};
-  std::unique_ptr<net::CaresResolver> resolver_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
   net::FetchOptions fetch_;
-  std::unordered_map<std::string, std::shared_ptr<Flight>> inflight_;  // resolution thread only
-  std::mt19937_64 rng_{std::random_device{}()};
-  std::thread res_thread_, store_thread_;
+  std::thread store_thread_;
   std::unique_ptr<boost::asio::steady_timer> refresh_timer_;
   std::atomic<bool> stopping_{false};
 
