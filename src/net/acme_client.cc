@@ -141,6 +141,7 @@ asio::awaitable<Result<AcmeClient::Response>> AcmeClient::get(const std::string&
     } else {
       failure = r.error();
       if (!retryable(*failure)) co_return *failure;
+      if (Clock::now() >= deadline) co_return gave_up(std::move(*failure), attempt, true);
     }
     if (attempt >= options_.max_attempts) co_return gave_up(std::move(*failure), attempt, false);
     ++stats_.retries;
@@ -151,7 +152,7 @@ asio::awaitable<Result<AcmeClient::Response>> AcmeClient::get(const std::string&
 
 Error AcmeClient::gave_up(Error e, int tries, bool deadline) const {
   if (deadline)
-    e.message += fmt::format(" (gave up after {} tries: the next would pass the {} s deadline)", tries,
+    e.message += fmt::format(" (gave up after {} tries: the {} s deadline leaves no time for another)", tries,
                              std::chrono::duration_cast<std::chrono::seconds>(options_.deadline).count());
   else if (tries > 1)
     e.message += fmt::format(" (gave up after {} tries)", tries);
@@ -216,6 +217,7 @@ asio::awaitable<Result<AcmeClient::Response>> AcmeClient::post(const Signer& sig
     } else {
       failure = r.error();
       if (!retryable(*failure)) co_return *failure;
+      if (Clock::now() >= deadline) co_return gave_up(std::move(*failure), attempt, true);
     }
     if (attempt >= options_.max_attempts) co_return gave_up(std::move(*failure), attempt, false);
     ++stats_.retries;
