@@ -120,38 +120,13 @@ asio::awaitable<Result<bool>> AcmeClient::wait(std::chrono::milliseconds delay, 
 }
 
 asio::awaitable<Result<AcmeClient::Response>> AcmeClient::get(const std::string& url, Clock::time_point deadline) {
-  const std::string what = fmt::format("GET {}", url);
-  for (int attempt = 1;; ++attempt) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) co_return acme_error("acme-timeout", fmt::format("{}: the deadline passed", what));
-    Method method = url == (directory_ ? directory_->new_nonce : std::string()) ? Method::head : Method::get;
-    ++stats_.requests;
-    // A named request, not a braced temporary in the co_await: GCC 12 destroys that one twice.
-    const AcmeHttpRequest request{method, url, {}, {}};
-    auto r = co_await acme_https(*options_.tls, request, std::min(left, options_.request_timeout),
-                                 options_.body_limit);
-    std::optional<Error> failure;
-    std::string retry_after;
-    if (r) {
-      if (!r->replay_nonce.empty() && nonces_.size() < 16) nonces_.push_back(r->replay_nonce);
-      if (r->status < 400) co_return Response{r->status, r->location, r->retry_after, std::move(r->body)};
-      failure = acme::problem_error(acme::parse_problem(r->body, r->status), what);
-      if (!retryable_status(r->status)) co_return *failure;
-      retry_after = r->retry_after;
-    } else {
-      failure = r.error();
-      if (!retryable(*failure)) co_return *failure;
-    }
-    if (attempt >= options_.max_attempts) co_return gave_up(std::move(*failure), attempt, false);
-    ++stats_.retries;
-    if (!(co_await wait(retry_delay(retry_after, attempt), deadline, what)))
-      co_return gave_up(std::move(*failure), attempt, true);
-  }
+  Method method = directory_ && url == directory_->new_nonce ? Method::head : Method::get;
+  co_return co_await send(method, url, nullptr, std::nullopt, std::string(), deadline);
 }
 
 Error AcmeClient::gave_up(Error e, int tries, bool deadline) const {
   if (deadline)
-    e.message += fmt::format(" (gave up after {} tries: the next would pass the {} s deadline)", tries,
+    e.message += fmt::format(" (gave up after {} tries: the {} s deadline leaves no time for another)", tries,
                              std::chrono::duration_cast<std::chrono::seconds>(options_.deadline).count());
   else if (tries > 1)
     e.message += fmt::format(" (gave up after {} tries)", tries);
@@ -186,17 +161,29 @@ asio::awaitable<Result<std::string>> AcmeClient::fresh_nonce(Clock::time_point d
 asio::awaitable<Result<AcmeClient::Response>> AcmeClient::post(const Signer& signer, const std::string& url,
                                                                std::optional<std::string> payload,
                                                                Clock::time_point deadline, std::string accept) {
+  co_return co_await send(Method::post, url, &signer, std::move(payload), std::move(accept), deadline);
+}
+
+asio::awaitable<Result<AcmeClient::Response>> AcmeClient::send(Method method, const std::string& url,
+                                                               const Signer* signer,
+                                                               std::optional<std::string> payload,
+                                                               std::string accept, Clock::time_point deadline) {
   int bad_nonce = 0;
-  const std::string what = fmt::format("POST {}", url);
+  const std::string what = fmt::format("{} {}", signer ? "POST" : "GET", url);
   for (int attempt = 1;;) {
-    auto nonce = co_await fresh_nonce(deadline);
-    if (!nonce) co_return nonce.error();
-    auto jws = acme::sign_jws(signer.key, {*nonce, url, signer.kid}, payload.value_or(""));
-    if (!jws) co_return jws.error();
+    std::string body;
+    if (signer) {  // a fresh nonce for every try (RFC 8555 §6.5)
+      auto nonce = co_await fresh_nonce(deadline);
+      if (!nonce) co_return nonce.error();
+      auto jws = acme::sign_jws(signer->key, {*nonce, url, signer->kid}, payload.value_or(""));
+      if (!jws) co_return jws.error();
+      body = std::move(jws).value();
+    }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) co_return acme_error("acme-timeout", fmt::format("{}: the deadline passed", what));
     ++stats_.requests;
-    const AcmeHttpRequest request{Method::post, url, *jws, accept};
+    // A named request, not a braced temporary in the co_await: GCC 12 destroys that one twice.
+    const AcmeHttpRequest request{method, url, std::move(body), accept};
     auto r = co_await acme_https(*options_.tls, request, std::min(left, options_.request_timeout),
                                  options_.body_limit);
     std::optional<Error> failure;
@@ -206,7 +193,7 @@ asio::awaitable<Result<AcmeClient::Response>> AcmeClient::post(const Signer& sig
       if (r->status < 400) co_return Response{r->status, r->location, r->retry_after, std::move(r->body)};
       acme::Problem problem = acme::parse_problem(r->body, r->status);
       // RFC 8555 §6.5: a badNonce answer carries a fresh nonce; try again with it at once.
-      if (problem.acme_type() == "badNonce" && ++bad_nonce <= options_.max_bad_nonce) {
+      if (signer && problem.acme_type() == "badNonce" && ++bad_nonce <= options_.max_bad_nonce) {
         ++stats_.bad_nonce_retries;
         continue;
       }
@@ -216,6 +203,7 @@ asio::awaitable<Result<AcmeClient::Response>> AcmeClient::post(const Signer& sig
     } else {
       failure = r.error();
       if (!retryable(*failure)) co_return *failure;
+      if (Clock::now() >= deadline) co_return gave_up(std::move(*failure), attempt, true);
     }
     if (attempt >= options_.max_attempts) co_return gave_up(std::move(*failure), attempt, false);
     ++stats_.retries;

@@ -26,6 +26,7 @@
 #include "core/acme_messages.h"
 #include "core/acme_x509.h"
 #include "core/error.h"
+#include "net/acme_http.h"
 
 namespace mtasts::net {
 
@@ -106,6 +107,10 @@ class AcmeClient {
   boost::asio::awaitable<Result<Response>> post(const Signer& signer, const std::string& url,
                                                 std::optional<std::string> payload,
                                                 Clock::time_point deadline, std::string accept = {});
+  // One request with the retry rules; signed (and badNonce retried) when `signer` is given.
+  boost::asio::awaitable<Result<Response>> send(AcmeHttpRequest::Method method, const std::string& url,
+                                                const Signer* signer, std::optional<std::string> payload,
+                                                std::string accept, Clock::time_point deadline);
   boost::asio::awaitable<Result<std::string>> authorize(const Signer& signer, const std::string& url,
                                                         Clock::time_point deadline);
   boost::asio::awaitable<Result<acme::Order>> poll_order(const Signer& signer, const std::string& url,

@@ -12,6 +12,8 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 
+#include <memory>
+
 #include "fmt/format.h"
 #include "net/tls.h"
 
@@ -69,13 +71,14 @@ Result<Target> parse_target(const std::string& url) {
 // Addresses for `host`: the literal itself, or the system resolver's answer within the deadline.
 asio::awaitable<Result<tcp::resolver::results_type>> resolve(const Target& t, Clock::time_point deadline) {
   auto ex = co_await asio::this_coro::executor;
-  tcp::resolver resolver(ex);
+  // Shared with the timer's handler, which may run after this coroutine has moved on.
+  auto resolver = std::make_shared<tcp::resolver>(ex);
   asio::steady_timer timer(ex, deadline);
-  timer.async_wait([&resolver](boost::system::error_code ec) {
-    if (!ec) resolver.cancel();
+  timer.async_wait([resolver](boost::system::error_code ec) {
+    if (!ec) resolver->cancel();
   });
-  auto [ec, results] = co_await resolver.async_resolve(t.host, std::to_string(t.port),
-                                                       asio::as_tuple(asio::use_awaitable));
+  auto [ec, results] = co_await resolver->async_resolve(t.host, std::to_string(t.port),
+                                                        asio::as_tuple(asio::use_awaitable));
   timer.cancel();
   if (ec == asio::error::operation_aborted)
     co_return http_error("acme-timeout", fmt::format("resolving {}: no answer in time", t.host));

@@ -1,24 +1,12 @@
 // The certificate store, written once, run against SQLite always and PostgreSQL when
 // MTASTS_TEST_POSTGRES_URL is set (ctest `store.postgresql`, through with_postgres.py).
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <filesystem>
 
 #include "store/cert_store.h"
+#include "store_backends.h"
 
 namespace mtasts::store {
 namespace {
-
-const char* postgres_url() { return std::getenv("MTASTS_TEST_POSTGRES_URL"); }
-
-std::vector<std::string> backends() {
-  std::vector<std::string> out = {"sqlite"};
-  if (postgres_url()) out.push_back("postgresql");
-  return out;
-}
 
 CertificateRecord cert(const std::string& host, std::int64_t not_after) {
   return CertificateRecord{host, "-----BEGIN CERTIFICATE-----\n" + host + "\n-----END CERTIFICATE-----\n",
@@ -28,35 +16,19 @@ CertificateRecord cert(const std::string& host, std::int64_t not_after) {
 class CertStoreTest : public testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "sqlite") {
-      std::string test = testing::UnitTest::GetInstance()->current_test_info()->name();
-      for (char& c : test)
-        if (c == '/') c = '-';
-      path_ = std::filesystem::temp_directory_path() /
-              ("mtasts-cert-store-test-" + std::to_string(getpid()) + "-" + test + ".db");
-      std::filesystem::remove(path_);
-      location_ = path_.string();
-    } else {
-      location_ = postgres_url();
-      PGconn* c = PQconnectdb(location_.c_str());
-      ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
-      PQclear(PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public;"));
-      PQfinish(c);
-    }
+    db_ = std::make_unique<TestDatabase>(GetParam(), "mtasts-cert-store-test");
+    ASSERT_TRUE(db_->error.empty()) << db_->error;
+    location_ = db_->location();
     auto s = CertStore::open(location_);
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(s).value();
   }
   void TearDown() override {
     store_.reset();
-    if (!path_.empty()) {
-      std::filesystem::remove(path_);
-      std::filesystem::remove(path_.string() + "-wal");
-      std::filesystem::remove(path_.string() + "-shm");
-    }
+    db_.reset();
   }
 
-  std::filesystem::path path_;
+  std::unique_ptr<TestDatabase> db_;
   std::string location_;
   std::unique_ptr<CertStore> store_;
 };

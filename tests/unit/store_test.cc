@@ -2,26 +2,14 @@
 // PostgreSQL when MTASTS_TEST_POSTGRES_URL is set (ctest runs it through
 // tests/harness/with_postgres.py, which starts a throwaway server on loopback).
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <filesystem>
 
 #include "core/policy_id.h"
 #include "store/store.h"
 #include "store/token_store.h"
+#include "store_backends.h"
 
 namespace mtasts::store {
 namespace {
-
-const char* postgres_url() { return std::getenv("MTASTS_TEST_POSTGRES_URL"); }
-
-std::vector<std::string> backends() {
-  std::vector<std::string> out = {"sqlite"};
-  if (postgres_url()) out.push_back("postgresql");
-  return out;
-}
 
 Policy policy(Mode mode, std::uint32_t max_age, std::vector<std::string> mx) {
   Policy p;
@@ -34,36 +22,19 @@ Policy policy(Mode mode, std::uint32_t max_age, std::vector<std::string> mx) {
 class StoreTest : public testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "sqlite") {
-      std::string test = testing::UnitTest::GetInstance()->current_test_info()->name();
-      for (char& c : test)
-        if (c == '/') c = '-';
-      path_ = std::filesystem::temp_directory_path() /
-              ("mtasts-store-test-" + std::to_string(getpid()) + "-" + test + ".db");
-      std::filesystem::remove(path_);
-      location_ = path_.string();
-    } else {
-      location_ = postgres_url();
-      // A clean schema for every test.
-      PGconn* c = PQconnectdb(location_.c_str());
-      ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
-      PQclear(PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public;"));
-      PQfinish(c);
-    }
+    db_ = std::make_unique<TestDatabase>(GetParam(), "mtasts-store-test");
+    ASSERT_TRUE(db_->error.empty()) << db_->error;
+    location_ = db_->location();
     auto s = open_store(location_);
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(s).value();
   }
   void TearDown() override {
     store_.reset();
-    if (!path_.empty()) {
-      std::filesystem::remove(path_);
-      std::filesystem::remove(path_.string() + "-wal");
-      std::filesystem::remove(path_.string() + "-shm");
-    }
+    db_.reset();
   }
 
-  std::filesystem::path path_;
+  std::unique_ptr<TestDatabase> db_;
   std::string location_;
   std::unique_ptr<Store> store_;
 };
