@@ -216,6 +216,9 @@ Result<MailReport> extract_mail_report(std::string_view message) {
   if (message.size() > kMaxMailSize)
     return mail_error("mail-too-large", fmt::format("the mail has {} bytes; the limit is {}",
                                                     message.size(), kMaxMailSize));
+  // GMime builds a message with no content stream from empty input (and complains on stderr).
+  if (message.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return mail_error("mime-invalid", "the mail is empty");
   if (count_ci(message, "boundary=", kMaxBoundaries) > kMaxBoundaries ||
       count_ci(message, "content-type", kMaxContentTypes) > kMaxContentTypes)
     return mail_error("mime-invalid",
