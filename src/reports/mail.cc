@@ -2,7 +2,9 @@
 
 #include <gmime/gmime.h>
 
-#include <mutex>
+#include <dlfcn.h>
+
+#include <type_traits>
 
 #include "core/domain.h"
 #include "fmt/format.h"
@@ -16,20 +18,91 @@ Error mail_error(std::string code, std::string message) {
   return Error{std::move(code), 0, 0, std::move(message), {}};
 }
 
-void init_gmime() {
-  static std::once_flag once;
-  std::call_once(once, [] { g_mime_init(); });
+// GMime (and GLib, GObject, GIO under it) is loaded when the first mail is parsed, not when
+// mtasts starts: linking it would add ~13 ms of library loading and GObject constructors to
+// every `mtasts` command, most of which never read a mail.
+struct GMimeApi {
+  void (*init)();
+  GMimeStream* (*stream_mem_new_with_buffer)(const char*, size_t);
+  GMimeStream* (*stream_mem_new)();
+  GByteArray* (*stream_mem_get_byte_array)(GMimeStreamMem*);
+  GMimeParser* (*parser_new_with_stream)(GMimeStream*);
+  void (*parser_set_format)(GMimeParser*, GMimeFormat);
+  GMimeMessage* (*parser_construct_message)(GMimeParser*, GMimeParserOptions*);
+  GMimeObject* (*message_get_mime_part)(GMimeMessage*);
+  GMimeMessage* (*message_part_get_message)(GMimeMessagePart*);
+  GMimeContentType* (*object_get_content_type)(GMimeObject*);
+  const char* (*object_get_header)(GMimeObject*, const char*);
+  const char* (*content_type_get_media_type)(GMimeContentType*);
+  const char* (*content_type_get_media_subtype)(GMimeContentType*);
+  const char* (*content_type_get_parameter)(GMimeContentType*, const char*);
+  int (*multipart_get_count)(GMimeMultipart*);
+  GMimeObject* (*multipart_get_part)(GMimeMultipart*, int);
+  const char* (*part_get_filename)(GMimePart*);
+  GMimeDataWrapper* (*part_get_content)(GMimePart*);
+  ssize_t (*data_wrapper_write_to_stream)(GMimeDataWrapper*, GMimeStream*);
+  GType (*multipart_get_type)();
+  GType (*message_part_get_type)();
+  GType (*part_get_type)();
+  gboolean (*type_check_instance_is_a)(GTypeInstance*, GType);
+  void (*object_unref)(gpointer);
+
+  bool is_a(GMimeObject* o, GType (*type)()) const {
+    return o && type_check_instance_is_a(reinterpret_cast<GTypeInstance*>(o), type());
+  }
+};
+
+const GMimeApi* gmime() {
+  static const GMimeApi* api = []() -> const GMimeApi* {
+    void* lib = dlopen("libgmime-3.0.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) return nullptr;
+    static GMimeApi a;
+    bool ok = true;
+    auto get = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
+      ok = ok && fn;
+    };
+    get(a.init, "g_mime_init");
+    get(a.stream_mem_new_with_buffer, "g_mime_stream_mem_new_with_buffer");
+    get(a.stream_mem_new, "g_mime_stream_mem_new");
+    get(a.stream_mem_get_byte_array, "g_mime_stream_mem_get_byte_array");
+    get(a.parser_new_with_stream, "g_mime_parser_new_with_stream");
+    get(a.parser_set_format, "g_mime_parser_set_format");
+    get(a.parser_construct_message, "g_mime_parser_construct_message");
+    get(a.message_get_mime_part, "g_mime_message_get_mime_part");
+    get(a.message_part_get_message, "g_mime_message_part_get_message");
+    get(a.object_get_content_type, "g_mime_object_get_content_type");
+    get(a.object_get_header, "g_mime_object_get_header");
+    get(a.content_type_get_media_type, "g_mime_content_type_get_media_type");
+    get(a.content_type_get_media_subtype, "g_mime_content_type_get_media_subtype");
+    get(a.content_type_get_parameter, "g_mime_content_type_get_parameter");
+    get(a.multipart_get_count, "g_mime_multipart_get_count");
+    get(a.multipart_get_part, "g_mime_multipart_get_part");
+    get(a.part_get_filename, "g_mime_part_get_filename");
+    get(a.part_get_content, "g_mime_part_get_content");
+    get(a.data_wrapper_write_to_stream, "g_mime_data_wrapper_write_to_stream");
+    get(a.multipart_get_type, "g_mime_multipart_get_type");
+    get(a.message_part_get_type, "g_mime_message_part_get_type");
+    get(a.part_get_type, "g_mime_part_get_type");
+    get(a.type_check_instance_is_a, "g_type_check_instance_is_a");  // GObject, a dependency
+    get(a.object_unref, "g_object_unref");
+    if (!ok) return nullptr;
+    a.init();
+    return &a;
+  }();
+  return api;
 }
 
 // GObject references released at scope exit.
 template <typename T>
 struct Ref {
+  const GMimeApi& api;
   T* p = nullptr;
-  explicit Ref(T* x) : p(x) {}
+  Ref(const GMimeApi& a, T* x) : api(a), p(x) {}
   Ref(const Ref&) = delete;
   Ref& operator=(const Ref&) = delete;
   ~Ref() {
-    if (p) g_object_unref(p);
+    if (p) api.object_unref(p);
   }
 };
 
@@ -70,43 +143,44 @@ struct Walk {
   int depth = 0;
 };
 
-std::string media_type(GMimeObject* o) {
-  GMimeContentType* ct = g_mime_object_get_content_type(o);
+std::string media_type(const GMimeApi& api, GMimeObject* o) {
+  GMimeContentType* ct = api.object_get_content_type(o);
   if (!ct) return "text/plain";
-  const char* t = g_mime_content_type_get_media_type(ct);
-  const char* s = g_mime_content_type_get_media_subtype(ct);
+  const char* t = api.content_type_get_media_type(ct);
+  const char* s = api.content_type_get_media_subtype(ct);
   return ascii_lower(fmt::format("{}/{}", t ? t : "", s ? s : ""));
 }
 
-void walk(GMimeObject* o, Walk& w) {
+// (GObject classes are single inheritance: an instance pointer is also its base's.)
+void walk(const GMimeApi& api, GMimeObject* o, Walk& w) {
   if (!o || w.depth > 8 || w.seen.size() > 64) return;  // bounded: hostile nesting
-  std::string type = media_type(o);
-  if (GMIME_IS_MULTIPART(o)) {
-    auto* mp = GMIME_MULTIPART(o);
-    int n = g_mime_multipart_get_count(mp);
+  std::string type = media_type(api, o);
+  if (api.is_a(o, api.multipart_get_type)) {
+    auto* mp = reinterpret_cast<GMimeMultipart*>(o);
+    int n = api.multipart_get_count(mp);
     ++w.depth;
-    for (int i = 0; i < n; ++i) walk(g_mime_multipart_get_part(mp, i), w);
+    for (int i = 0; i < n; ++i) walk(api, api.multipart_get_part(mp, i), w);
     --w.depth;
     return;
   }
-  if (GMIME_IS_MESSAGE_PART(o)) {  // a forwarded report (message/rfc822)
-    GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+  if (api.is_a(o, api.message_part_get_type)) {  // a forwarded report (message/rfc822)
+    GMimeMessage* inner = api.message_part_get_message(reinterpret_cast<GMimeMessagePart*>(o));
     ++w.depth;
-    if (inner) walk(g_mime_message_get_mime_part(inner), w);
+    if (inner) walk(api, api.message_get_mime_part(inner), w);
     --w.depth;
     return;
   }
-  if (!GMIME_IS_PART(o)) return;
-  auto* part = GMIME_PART(o);
-  const char* fn = g_mime_part_get_filename(part);
+  if (!api.is_a(o, api.part_get_type)) return;
+  auto* part = reinterpret_cast<GMimePart*>(o);
+  const char* fn = api.part_get_filename(part);
   std::string filename = fn ? fn : "";
   w.seen.push_back(filename.empty() ? type : fmt::format("{} ({})", type, filename));
   Shape shape = classify(type, filename);
   if (shape != Shape::none) w.found.push_back({part, shape, type, filename});
 }
 
-std::string header(GMimeObject* o, const char* name) {
-  const char* v = g_mime_object_get_header(o, name);
+std::string header(const GMimeApi& api, GMimeObject* o, const char* name) {
+  const char* v = api.object_get_header(o, name);
   if (!v) return {};
   std::string s(v);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
@@ -142,22 +216,29 @@ Result<MailReport> extract_mail_report(std::string_view message) {
   if (message.size() > kMaxMailSize)
     return mail_error("mail-too-large", fmt::format("the mail has {} bytes; the limit is {}",
                                                     message.size(), kMaxMailSize));
+  // GMime builds a message with no content stream from empty input (and complains on stderr).
+  if (message.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return mail_error("mime-invalid", "the mail is empty");
   if (count_ci(message, "boundary=", kMaxBoundaries) > kMaxBoundaries ||
       count_ci(message, "content-type", kMaxContentTypes) > kMaxContentTypes)
     return mail_error("mime-invalid",
                       fmt::format("more than {} multipart boundaries or {} MIME parts: not a report "
                                   "mail", kMaxBoundaries, kMaxContentTypes));
-  init_gmime();
-  Ref<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(message.data(), message.size()));
-  Ref<GMimeParser> parser(g_mime_parser_new_with_stream(stream.p));
-  g_mime_parser_set_format(parser.p, GMIME_FORMAT_MESSAGE);
-  Ref<GMimeMessage> msg(g_mime_parser_construct_message(parser.p, nullptr));
+  const GMimeApi* loaded = gmime();
+  if (!loaded)
+    return mail_error("mime-unavailable",
+                      "cannot load GMime 3 (libgmime-3.0.so.0): install the libgmime-3.0-0 package");
+  const GMimeApi& api = *loaded;
+  Ref<GMimeStream> stream(api, api.stream_mem_new_with_buffer(message.data(), message.size()));
+  Ref<GMimeParser> parser(api, api.parser_new_with_stream(stream.p));
+  api.parser_set_format(parser.p, GMIME_FORMAT_MESSAGE);
+  Ref<GMimeMessage> msg(api, api.parser_construct_message(parser.p, nullptr));
   if (!msg.p) return mail_error("mime-invalid", "not a mail message (no MIME headers and body)");
-  GMimeObject* top = g_mime_message_get_mime_part(msg.p);
+  GMimeObject* top = api.message_get_mime_part(msg.p);
   if (!top) return mail_error("mime-no-report", "the mail has no body");
 
   Walk w;
-  walk(top, w);
+  walk(api, top, w);
   if (w.found.empty())
     return mail_error("mime-no-report",
                       fmt::format("no TLS-RPT report in the mail: no part is "
@@ -178,17 +259,16 @@ Result<MailReport> extract_mail_report(std::string_view message) {
   r.media_type = pick->type;
   r.filename = pick->filename;
   r.declared_gzip = pick->shape == Shape::tlsrpt_gzip || pick->shape == Shape::gzip_like;
-  r.report_domain = header(GMIME_OBJECT(msg.p), "TLS-Report-Domain");
-  r.submitter = header(GMIME_OBJECT(msg.p), "TLS-Report-Submitter");
+  r.report_domain = header(api, reinterpret_cast<GMimeObject*>(msg.p), "TLS-Report-Domain");
+  r.submitter = header(api, reinterpret_cast<GMimeObject*>(msg.p), "TLS-Report-Submitter");
 
   // RFC 8460 §5.3: the message is multipart/report with report-type "tlsrpt".
-  std::string top_type = media_type(top);
+  std::string top_type = media_type(api, top);
   if (top_type != "multipart/report") {
     warn(r, "mime-not-multipart-report",
          fmt::format("the mail is {}, not multipart/report (RFC 8460 §5.3)", top_type));
   } else {
-    const char* rt = g_mime_content_type_get_parameter(g_mime_object_get_content_type(top),
-                                                       "report-type");
+    const char* rt = api.content_type_get_parameter(api.object_get_content_type(top), "report-type");
     if (!rt || ascii_lower(rt) != "tlsrpt")
       warn(r, "mime-report-type",
            fmt::format("multipart/report has report-type \"{}\", not \"tlsrpt\"", rt ? rt : ""));
@@ -204,12 +284,12 @@ Result<MailReport> extract_mail_report(std::string_view message) {
     warn(r, "several-reports", fmt::format("the mail has {} report-like attachments; the first "
                                            "was read", w.found.size()));
 
-  GMimeDataWrapper* content = g_mime_part_get_content(pick->part);
+  GMimeDataWrapper* content = api.part_get_content(pick->part);
   if (!content) return mail_error("mime-no-report", "the report attachment is empty");
-  Ref<GMimeStream> out(g_mime_stream_mem_new());
-  if (g_mime_data_wrapper_write_to_stream(content, out.p) < 0)
+  Ref<GMimeStream> out(api, api.stream_mem_new());
+  if (api.data_wrapper_write_to_stream(content, out.p) < 0)
     return mail_error("mime-invalid", "the report attachment cannot be decoded");
-  GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out.p));
+  GByteArray* bytes = api.stream_mem_get_byte_array(reinterpret_cast<GMimeStreamMem*>(out.p));
   r.payload.assign(reinterpret_cast<const char*>(bytes->data), bytes->len);
   if (r.payload.empty()) return mail_error("mime-no-report", "the report attachment is empty");
   return r;

@@ -158,6 +158,8 @@ TEST(Mail, NoReport) {
   EXPECT_EQ(r.error().code, "mime-no-report");
   EXPECT_NE(r.error().message.find("image/png"), std::string::npos) << r.error().message;
   EXPECT_EQ(decode_report("Subject: hi\r\n\r\njust text\r\n").error().code, "mime-no-report");
+  EXPECT_EQ(extract_mail_report("").error().code, "mime-invalid");
+  EXPECT_EQ(extract_mail_report("\r\n \r\n").error().code, "mime-invalid");
 }
 
 TEST(Mail, HostileNestingIsRefusedBeforeParsing) {
