@@ -3,22 +3,12 @@
 #include "store/policy_cache.h"
 
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <filesystem>
 
 #include "fmt/format.h"
+#include "store_backends.h"
 
 namespace mtasts::store {
 namespace {
-
-std::vector<std::string> backends() {
-  std::vector<std::string> out = {"sqlite"};
-  if (std::getenv("MTASTS_TEST_POSTGRES_URL")) out.push_back("postgresql");
-  return out;
-}
 
 CachedPolicy entry(std::string domain, std::string id, std::int64_t now, Mode mode = Mode::enforce) {
   CachedPolicy e;
@@ -40,32 +30,19 @@ CachedPolicy entry(std::string domain, std::string id, std::int64_t now, Mode mo
 class PolicyCacheTest : public testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "sqlite") {
-      std::string test = testing::UnitTest::GetInstance()->current_test_info()->name();
-      for (char& c : test)
-        if (c == '/') c = '-';
-      path_ = std::filesystem::temp_directory_path() /
-              ("mtasts-policy-cache-" + std::to_string(getpid()) + "-" + test + ".db");
-      std::filesystem::remove(path_);
-      location_ = path_.string();
-    } else {
-      location_ = std::getenv("MTASTS_TEST_POSTGRES_URL");
-      PGconn* c = PQconnectdb(location_.c_str());
-      ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
-      PQclear(PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public;"));
-      PQfinish(c);
-    }
+    db_ = std::make_unique<TestDatabase>(GetParam(), "mtasts-policy-cache");
+    ASSERT_TRUE(db_->error.empty()) << db_->error;
+    location_ = db_->location();
     auto c = PolicyCache::open(location_);
     ASSERT_TRUE(c) << c.error().message;
     cache_ = std::move(c).value();
   }
   void TearDown() override {
     cache_.reset();
-    if (!path_.empty())
-      for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + suffix);
+    db_.reset();
   }
 
-  std::filesystem::path path_;
+  std::unique_ptr<TestDatabase> db_;
   std::string location_;
   std::unique_ptr<PolicyCache> cache_;
 };

@@ -1,26 +1,14 @@
 // The ReportStore suite, written once, run against SQLite (a temp file) and PostgreSQL (when
 // MTASTS_TEST_POSTGRES_URL is set: ctest's store.postgresql runs it through with_postgres.py).
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <filesystem>
 
 #include "core/report.h"
 #include "reports/gzip.h"
 #include "store/report_store.h"
+#include "store_backends.h"
 
 namespace mtasts::store {
 namespace {
-
-const char* postgres_url() { return std::getenv("MTASTS_TEST_POSTGRES_URL"); }
-
-std::vector<std::string> backends() {
-  std::vector<std::string> out = {"sqlite"};
-  if (postgres_url()) out.push_back("postgresql");
-  return out;
-}
 
 FailureDetails failure(std::string type, std::string ip, std::string mx, std::uint64_t n,
                        std::string reason = {}) {
@@ -62,29 +50,16 @@ constexpr std::int64_t kNov20 = 1795132800;  // 2026-11-20T00:00:00Z
 class ReportStoreTest : public testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "sqlite") {
-      std::string test = testing::UnitTest::GetInstance()->current_test_info()->name();
-      for (char& c : test)
-        if (c == '/') c = '-';
-      path_ = std::filesystem::temp_directory_path() /
-              ("mtasts-report-store-" + std::to_string(getpid()) + "-" + test + ".db");
-      std::filesystem::remove(path_);
-      location_ = path_.string();
-    } else {
-      location_ = postgres_url();
-      PGconn* c = PQconnectdb(location_.c_str());
-      ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
-      PQclear(PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public;"));
-      PQfinish(c);
-    }
+    db_ = std::make_unique<TestDatabase>(GetParam(), "mtasts-report-store");
+    ASSERT_TRUE(db_->error.empty()) << db_->error;
+    location_ = db_->location();
     auto s = open_report_store(location_);
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(s).value();
   }
   void TearDown() override {
     store_.reset();
-    if (!path_.empty())
-      for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + suffix);
+    db_.reset();
   }
   StoredReport put(const TlsRptReport& r, std::string_view raw = "{}") {
     std::string z = reports::gzip(raw);
@@ -93,7 +68,7 @@ class ReportStoreTest : public testing::TestWithParam<std::string> {
     return s ? *s : StoredReport{};
   }
 
-  std::filesystem::path path_;
+  std::unique_ptr<TestDatabase> db_;
   std::string location_;
   std::unique_ptr<ReportStore> store_;
 };
