@@ -208,6 +208,18 @@ max_connections = 10050
     req = b"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.a.test\r\n\r\n"
     out = raw(req * 2 + b"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.a.test\r\nConnection: close\r\n\r\n")
     check("keep-alive and pipelining: three answers on one connection", out.count(b"HTTP/1.1 200 OK") == 3, out[:300])
+    # Half-open: the client sends its request and shuts its sending side; the answer still comes.
+    hs = ctx.wrap_socket(socket.create_connection(("127.0.0.1", https), timeout=5), server_hostname="mta-sts.a.test")
+    hs.sendall(req)
+    socket.socket.shutdown(hs, socket.SHUT_WR)  # the TCP side only: no close_notify
+    got = b""
+    try:
+        while d := hs.recv(65536):
+            got += d
+    except (OSError, ssl.SSLError):
+        pass
+    hs.close()
+    check("half-open connection: answered, then closed", got.startswith(b"HTTP/1.1 200"), got[:80])
     out = raw(req + b"\x16\x03garbage\r\n\r\n")
     check("pipelined garbage: 200 then 400 and close", out.count(b"HTTP/1.1 200") == 1 and b"HTTP/1.1 400" in out, out[-200:])
     out = raw(b"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.a.test\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
