@@ -369,6 +369,8 @@ int run(const ServeConfig& config) {
     reload_timer.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
       control.reload_domains();
+      // Certificates other nodes (or this node's manager) stored: one cheap query a tick.
+      if (cert_store) control.sync_acme(*cert_store);
       reload_tick();
     });
   };
