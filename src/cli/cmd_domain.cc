@@ -44,12 +44,6 @@ struct DomainOptions {
   std::string format;  // import/export: jsonl | csv
 };
 
-std::string actor() {
-  const char* user = std::getenv("SUDO_USER");
-  if (!user || !*user) user = std::getenv("USER");
-  return fmt::format("cli:{}", user && *user ? user : std::to_string(getuid()));
-}
-
 int fail(const Error& e, bool json) {
   if (json) {
     Findings f;

@@ -102,12 +102,6 @@ Result<bool> read_config(const std::string& path, serve::ServeConfig& c) {
   return true;
 }
 
-std::string actor() {
-  const char* user = std::getenv("SUDO_USER");
-  if (!user || !*user) user = std::getenv("USER");
-  return fmt::format("cli:{}", user && *user ? user : std::to_string(getuid()));
-}
-
 }  // namespace
 
 void register_serve_command(CLI::App& app, int& exit_code) {

@@ -45,6 +45,12 @@ void print_findings(const Findings& findings, std::string_view where, const Styl
   for (const auto& w : findings.warnings) one(w, false);
 }
 
+std::string actor() {
+  const char* user = std::getenv("SUDO_USER");
+  if (!user || !*user) user = std::getenv("USER");
+  return fmt::format("cli:{}", user && *user ? user : std::to_string(getuid()));
+}
+
 void print_json(const boost::json::value& value) {
   std::string s = json_text(value);
   s += '\n';

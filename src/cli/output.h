@@ -34,6 +34,10 @@ void print_findings(const Findings& findings, std::string_view where, const Styl
 
 using mtasts::json_text;
 
+// Who the audit log names for a change made from the command line: "cli:USER" (the sudo user
+// when run through sudo).
+std::string actor();
+
 // One JSON document on stdout, one line.
 void print_json(const boost::json::value& v);
 
