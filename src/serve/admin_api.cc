@@ -93,6 +93,13 @@ std::string query_param(const boost::urls::url_view& u, std::string_view key) {
   return it == u.params().end() ? std::string() : std::string((*it).value);
 }
 
+// ?limit=N, clamped to 1..most; `fallback` when absent.
+std::size_t limit_param(const boost::urls::url_view& u, std::size_t fallback, std::size_t most) {
+  std::string l = query_param(u, "limit");
+  if (l.empty()) return fallback;
+  return std::clamp<std::size_t>(std::strtoull(l.c_str(), nullptr, 10), 1, most);
+}
+
 }  // namespace
 
 AdminApi::AdminApi(std::unique_ptr<store::Store> store, std::unique_ptr<store::TokenStore> tokens,
@@ -163,8 +170,7 @@ ApiResponse AdminApi::route(const ApiRequest& request, const std::string& actor,
   if (seg.size() == 1 && seg[0] == "audit") {
     if (m != "GET") return error_reply(405, "method-not-allowed", "use GET");
     std::string domain = query_param(*url, "domain");
-    std::size_t limit = 100;
-    if (auto l = query_param(*url, "limit"); !l.empty()) limit = std::clamp<std::size_t>(std::strtoull(l.c_str(), nullptr, 10), 1, 1000);
+    const std::size_t limit = limit_param(*url, 100, 1000);
     auto log = store_->audit_log(domain, limit);
     if (!log) return error_reply(500, log.error());
     json::array out;
@@ -177,8 +183,7 @@ ApiResponse AdminApi::route(const ApiRequest& request, const std::string& actor,
 
   if (seg.size() == 1) {
     if (m == "GET") {
-      std::size_t limit = 1000;
-      if (auto l = query_param(*url, "limit"); !l.empty()) limit = std::clamp<std::size_t>(std::strtoull(l.c_str(), nullptr, 10), 1, 10000);
+      const std::size_t limit = limit_param(*url, 1000, 10000);
       auto list = store_->list_domains(query_param(*url, "after"), limit + 1);
       if (!list) return error_reply(500, list.error());
       json::object o;
