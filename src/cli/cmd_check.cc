@@ -6,9 +6,12 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "check/check.h"
 #include "cli/commands.h"
@@ -32,6 +35,7 @@ struct CheckOptions {
   std::string from_file;
   bool json = false, jsonl = false, csv = false;
   std::size_t concurrency = 50;
+  std::size_t threads = 0;  // 0: one per core, at most one per concurrency slot
   std::string dns_server;
   std::string ca_file;
   std::vector<std::string> connect_to;
@@ -217,7 +221,6 @@ int run(CheckOptions& opt) {
     return kExitUsage;
   }
 
-  asio::io_context io(1);
   net::ResolverOptions ropts;
   if (!opt.dns_server.empty()) {
     auto hp = net::parse_host_port(opt.dns_server, 53);
@@ -229,10 +232,24 @@ int run(CheckOptions& opt) {
   }
   ropts.timeout = std::min(std::chrono::milliseconds(2000), timeout / 2);
   ropts.tries = 2;
-  auto resolver = net::CaresResolver::create(io, ropts, error);
-  if (!resolver) {
-    fmt::print(stderr, "mtasts check: {}\n", error);
-    return kExitUsage;
+
+  // One event loop per thread, each with its own resolver; the threads take domains from one
+  // counter and share the TLS contexts (read-only after setup), the output and the state file.
+  std::size_t nthreads = opt.threads ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
+  nthreads = std::max<std::size_t>(1, std::min({nthreads, opt.concurrency, domains.size()}));
+  struct Loop {
+    asio::io_context io{1};
+    std::unique_ptr<net::CaresResolver> resolver;
+  };
+  std::vector<std::unique_ptr<Loop>> loops;
+  for (std::size_t t = 0; t < nthreads; ++t) {
+    auto loop = std::make_unique<Loop>();
+    loop->resolver = net::CaresResolver::create(loop->io, ropts, error);
+    if (!loop->resolver) {
+      fmt::print(stderr, "mtasts check: {}\n", error);
+      return kExitUsage;
+    }
+    loops.push_back(std::move(loop));
   }
 
   const std::int64_t now = std::time(nullptr);
@@ -244,7 +261,9 @@ int run(CheckOptions& opt) {
     state["domains"] = boost::json::object();
   Style style = stdout_style();
   bool progress = domains.size() > 1 && isatty(STDERR_FILENO) == 1;
-  std::size_t next = 0, done = 0;
+  std::atomic<std::size_t> next{0};
+  std::size_t done = 0;
+  std::mutex shared;  // guards stdout, `state` and `done`
   if (opt.csv) fmt::print("domain,status,code,severity,message,fix\n");
 
   auto emit = [&](const check::Report& r) {
@@ -262,14 +281,18 @@ int run(CheckOptions& opt) {
     std::fflush(stdout);
   };
 
-  auto worker = [&]() -> asio::awaitable<void> {
-    while (next < domains.size()) {
-      std::size_t i = next++;
-      check::Observations observed = co_await check::observe(*resolver, options, domains[i], now);
-      if (!observed.name.empty()) observed.previous = previous_for(state, observed.name);
+  auto worker = [&](net::Resolver& resolver) -> asio::awaitable<void> {
+    for (std::size_t i = next++; i < domains.size(); i = next++) {
+      check::Observations observed = co_await check::observe(resolver, options, domains[i], now);
+      if (!observed.name.empty() && !opt.state_file.empty()) {
+        std::lock_guard lock(shared);
+        observed.previous = previous_for(state, observed.name);
+      }
       check::Report r = check::evaluate(observed);
       statuses[i] = r.status;
-      if (opt.json) documents[i] = json_text(report_json(r));
+      std::string document = opt.json ? json_text(report_json(r)) : std::string();
+      std::lock_guard lock(shared);
+      if (opt.json) documents[i] = std::move(document);
       else emit(r);
       if (!opt.state_file.empty() && r.policy_id && !r.policy_sha256.empty() && !observed.name.empty())
         state["domains"].as_object()[observed.name] = {
@@ -278,15 +301,30 @@ int run(CheckOptions& opt) {
       if (progress) fmt::print(stderr, "\r{}/{} domains checked", done, domains.size());
     }
   };
-  std::size_t workers = std::max<std::size_t>(1, std::min(opt.concurrency, domains.size()));
-  std::size_t running = workers;
-  for (std::size_t w = 0; w < workers; ++w)
-    asio::co_spawn(io, worker(), [&](std::exception_ptr e) {
-      if (e) std::rethrow_exception(e);
-      // c-ares keeps idle sockets watched: stop explicitly once every domain is done.
-      if (--running == 0) io.stop();
-    });
-  io.run();
+  // The global concurrency is split over the loops (the first ones take the remainder).
+  std::size_t slots = std::min(opt.concurrency, domains.size());
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  auto run_loop = [&](std::size_t t) {
+    Loop& loop = *loops[t];
+    std::size_t workers = slots / nthreads + (t < slots % nthreads ? 1 : 0);
+    std::size_t running = workers;
+    for (std::size_t w = 0; w < workers; ++w)
+      asio::co_spawn(loop.io, worker(*loop.resolver), [&](std::exception_ptr e) {
+        if (e) {
+          std::lock_guard lock(failure_mutex);
+          if (!failure) failure = e;
+        }
+        // c-ares keeps idle sockets watched: stop explicitly once this loop's workers are done.
+        if (--running == 0) loop.io.stop();
+      });
+    loop.io.run();
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < nthreads; ++t) threads.emplace_back(run_loop, t);
+  run_loop(0);
+  for (auto& th : threads) th.join();
+  if (failure) std::rethrow_exception(failure);
   if (progress) fmt::print(stderr, "\n");
 
   if (opt.json) {
@@ -344,6 +382,9 @@ void register_check_command(CLI::App& app, int& exit_code) {
   jsonl->excludes(csv);
   cmd->add_option("--concurrency", opt.concurrency, "domains checked at once (default 50)")
       ->check(CLI::Range(1, 10000));
+  cmd->add_option("--threads", opt.threads,
+                  "event-loop threads sharing the concurrency (default: one per core)")
+      ->check(CLI::Range(1, 256));
   cmd->add_option("--dns-server", opt.dns_server, "DNS server IP[:PORT] instead of resolv.conf");
   cmd->add_option("--ca-file", opt.ca_file, "trust these CA certificates instead of the system's");
   cmd->add_option("--connect-to", opt.connect_to,

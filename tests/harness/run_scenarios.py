@@ -13,8 +13,10 @@ for each scenario, a few at a time:
     MTASTS check DOMAIN --json --dns-server 127.0.0.1:P --ca-file ca.pem --timeout 5
            --connect-to mta-sts.DOMAIN:443:127.0.0.1:P --connect-to MX:25:127.0.0.1:P ... [--state F]
 
-and compares its JSON with the scenario's [expect] table. One line per scenario, then
-`scenarios: N passed, M failed`; exit 1 when any failed, 2 when the harness itself could not start.
+and compares its JSON with the scenario's [expect] table. Then one more run checks every
+stateless scenario's domain at once (--from-file, --threads 2, --json): each domain must be judged
+as in its own run, and the array must keep the input order. One line per scenario (and one for
+that bulk run), then `scenarios: N passed, M failed`; exit 1 when any failed, 2 when the harness itself could not start.
 
 --dry-run starts everything, prints each scenario's check command, and checks that the servers
 answer as the scenario says (DNS records, policy host status/content type/certificate, SMTP
@@ -598,14 +600,27 @@ class Internet:
             return self.closed_port
         return self.testd.ports[f"{s.name}/mx/{m['host']}"]
 
-    def command(self, mtasts, s, state=None):
-        args = [mtasts, "check", s.check_name, "--json", "--dns-server", f"127.0.0.1:{self.dns.port}",
-                "--ca-file", self.ca.ca_file, "--timeout", str(CHECK_TIMEOUT),
-                "--connect-to", f"mta-sts.{s.domain}:443:127.0.0.1:{self.policy_port(s)}"]
+    def connect_to(self, s):
+        args = ["--connect-to", f"mta-sts.{s.domain}:443:127.0.0.1:{self.policy_port(s)}"]
         for m in s.mx:
             args += ["--connect-to", f"{m['host']}:25:127.0.0.1:{self.mx_port(s, m)}"]
+        return args
+
+    def common_args(self):
+        return ["--dns-server", f"127.0.0.1:{self.dns.port}", "--ca-file", self.ca.ca_file,
+                "--timeout", str(CHECK_TIMEOUT)]
+
+    def command(self, mtasts, s, state=None):
+        args = [mtasts, "check", s.check_name, "--json"] + self.common_args() + self.connect_to(s)
         if state:
             args += ["--state", state]
+        return args
+
+    def bulk_command(self, mtasts, scenarios, list_file):
+        args = [mtasts, "check", "--from-file", list_file, "--json", "--threads", "2",
+                "--concurrency", "16"] + self.common_args()
+        for s in scenarios:
+            args += self.connect_to(s)
         return args
 
 
@@ -734,6 +749,48 @@ class Runner:
                 text += "\n    stdout: " + out.strip()[:4000] + "\n    stderr: " + err.strip()[-2000:]
             return s, False, text, doc
         return s, True, detail, doc
+
+    def bulk(self, scenarios):
+        """All stateless scenarios with distinct host names in one `check --from-file` run:
+        (ok, text). Each domain is judged as in its own run; the array keeps the input order."""
+        chosen, hosts = [], set()
+        for s in scenarios:
+            names = {f"mta-sts.{s.domain}"} | {m["host"] for m in s.mx}
+            if s.state or s.before is not None or "\n" in s.check_name or names & hosts:
+                continue
+            hosts |= names
+            chosen.append(s)
+        if len(chosen) < 2:
+            return True, f"{len(chosen)} stateless scenarios: nothing to run together"
+        list_file = os.path.join(self.net.dir, "bulk-domains.txt")
+        with open(list_file, "w", encoding="utf-8") as f:
+            f.write("# every stateless scenario, one per line\n")
+            f.writelines(s.check_name + "\n" for s in chosen)
+        args = self.net.bulk_command(self.mtasts, chosen, list_file)
+        limit = max(s.max_seconds for s in chosen) + 10
+        t0 = time.monotonic()
+        p = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=limit + 5)
+        elapsed = time.monotonic() - t0
+        want_rc = 1 if any(s.status == "error" for s in chosen) else 0
+        try:
+            docs = json.loads(p.stdout)
+        except ValueError as e:
+            return False, f"stdout is not JSON ({e}); exit {p.returncode}; stderr {p.stderr[-300:]!r}"
+        problems = []
+        if p.returncode != want_rc:
+            problems.append(f"exit code {p.returncode} (want {want_rc})")
+        if elapsed > limit:
+            problems.append(f"took {elapsed:.1f}s (limit {limit:.0f}s)")
+        if not isinstance(docs, list) or len(docs) != len(chosen):
+            return False, f"want an array of {len(chosen)} documents: {p.stdout[:200]!r}"
+        for s, doc in zip(chosen, docs):
+            rc = 1 if s.status == "error" else 0
+            mine, _ = judge(s, rc, json.dumps(doc), "", 0)
+            problems += [f"{s.name}: {m}" for m in mine]
+        if problems:
+            return False, "; ".join(problems[:10]) + (f" (+{len(problems) - 10} more)" if len(problems) > 10 else "")
+        return True, f"{len(chosen)} domains in one run, 2 threads, {elapsed:.1f}s: same verdicts, input order"
 
 
 # --- dry run: do the servers answer as the scenario says? ---------------------------------------
@@ -1005,6 +1062,11 @@ def main(argv):
                 passed += ok
                 failed += not ok
             pool.shutdown()
+            if len(scenarios) > 1:
+                ok, text = runner.bulk(scenarios)
+                print(f"{'PASS' if ok else 'FAIL'} bulk: {text}", flush=True)
+                passed += ok
+                failed += not ok
         print(f"scenarios: {passed} passed, {failed} failed")
         return 0 if failed == 0 else 1
     except KeyboardInterrupt:
