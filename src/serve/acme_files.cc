@@ -1,6 +1,7 @@
 #include "serve/acme_files.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>

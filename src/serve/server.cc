@@ -26,7 +26,6 @@ namespace mtasts::serve {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 Counters::Counters(Metrics& m)
     : policy_served(m.counter("mtasts_serve_requests_total", "HTTP requests answered, by outcome", {{"outcome", "policy"}})),

@@ -2,10 +2,12 @@
 // view of it. Not for other modules.
 #pragma once
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
 #include <list>
@@ -23,6 +25,9 @@
 #include "serve/tls_server.h"
 
 namespace mtasts::serve {
+
+// Completion token of the coroutines in serve/: (error_code, results...) instead of throwing.
+constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 
 // A snapshot slot: writers publish under the mutex and bump the generation; readers keep their
 // own shared_ptr and look at the generation (one relaxed load) before each use.

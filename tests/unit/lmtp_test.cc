@@ -24,7 +24,7 @@ namespace asio = boost::asio;
 namespace mtasts::reports {
 namespace {
 
-std::string report_json(std::string id, std::string domain = "example.com") {
+std::string lmtp_report_json(std::string id, std::string domain = "example.com") {
   return R"({"organization-name":"Org","date-range":{"start-datetime":"2026-11-20T00:00:00Z","end-datetime":"2026-11-20T23:59:59Z"},"contact-info":"c@org.example","report-id":")" +
          id + R"(","policies":[{"policy":{"policy-type":"sts","policy-domain":")" + domain +
          R"("},"summary":{"total-successful-session-count":5,"total-failure-session-count":0}}]})";
@@ -34,7 +34,7 @@ std::string report_mail(std::string id, std::string domain = "example.com") {
   return "From: r@org.example\r\nTLS-Report-Domain: " + domain +
          "\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=tlsrpt; boundary=b\r\n\r\n"
          "--b\r\nContent-Type: text/plain\r\n\r\n.a line starting with a dot\r\n--b\r\n"
-         "Content-Type: application/tlsrpt+json\r\n\r\n" + report_json(id, domain) + "\r\n--b--\r\n";
+         "Content-Type: application/tlsrpt+json\r\n\r\n" + lmtp_report_json(id, domain) + "\r\n--b--\r\n";
 }
 
 // Dot-stuffing as a client does it (RFC 5321 §4.5.2).
@@ -232,13 +232,13 @@ TEST_F(LmtpServerTest, ListenErrors) {
 }
 
 TEST_F(LmtpServerTest, HttpPost) {
-  auto z = gzip(report_json("post-1"));
+  auto z = gzip(lmtp_report_json("post-1"));
   auto stored = handle_report_post("application/tlsrpt+gzip", z, *ingester_, 1795305600);
   EXPECT_EQ(stored.status, 201) << stored.message;
   EXPECT_EQ(handle_report_post("Application/TLSRPT+gzip; charset=binary", z, *ingester_, 1795305600).status, 200);
-  EXPECT_EQ(handle_report_post("application/tlsrpt+json", report_json("post-2"), *ingester_, 1795305600).status, 201);
-  EXPECT_EQ(handle_report_post("application/json", report_json("post-3"), *ingester_, 1795305600).status, 415);
-  EXPECT_EQ(handle_report_post("application/tlsrpt+json", report_json("post-4", "other.example"), *ingester_, 1795305600).status, 403);
+  EXPECT_EQ(handle_report_post("application/tlsrpt+json", lmtp_report_json("post-2"), *ingester_, 1795305600).status, 201);
+  EXPECT_EQ(handle_report_post("application/json", lmtp_report_json("post-3"), *ingester_, 1795305600).status, 415);
+  EXPECT_EQ(handle_report_post("application/tlsrpt+json", lmtp_report_json("post-4", "other.example"), *ingester_, 1795305600).status, 403);
   EXPECT_EQ(handle_report_post("application/tlsrpt+gzip", "not gzip", *ingester_, 1795305600).status, 400);
   EXPECT_EQ(handle_report_post("application/tlsrpt+gzip", gzip(std::string(40 << 20, ' ')), *ingester_, 1795305600).status, 413);
   EXPECT_EQ(*store_->count(), 2u);

@@ -38,13 +38,13 @@ constexpr std::size_t kLargeBodySize = 100 * 1024;
 constexpr std::uint64_t kHugeLength = std::uint64_t{1} << 30;
 constexpr std::size_t kHugeChunk = 64 * 1024;
 constexpr std::uint64_t kDripLength = 64 * 1024;  // within a checker's size limit: only time fails
-constexpr auto kShutdownTimeout = 5s;
+constexpr auto kHttpsShutdownTimeout = 5s;
 
 // Bytes that no HTTP parser accepts as a status line.
-constexpr char kJunkBytes[] =
+constexpr char kHttpJunkBytes[] =
     "\x00\x01\x02\x03\xff\xfe\xfd\xfc"
     "this is not HTTP \x80\x81\x82\x83\r\n\x1b[0m\x00\x7f\r\n\r\n";
-constexpr std::string_view kJunk{kJunkBytes, sizeof kJunkBytes - 1};
+constexpr std::string_view kHttpJunk{kHttpJunkBytes, sizeof kHttpJunkBytes - 1};
 
 // RFC 8461 §3.2 allows extension fields in a policy, so padding with "x-padding:" lines keeps the
 // text parsable: only its size is wrong (a checker must give up at 64 KiB).
@@ -243,7 +243,7 @@ asio::awaitable<void> serve_https(asio::ip::tcp::socket socket,
         co_return;
       case HttpsBehaviour::garbage:
         tcp.expires_after(c.idle_timeout);
-        co_await asio::async_write(stream, asio::buffer(kJunk), redirect_error(use_awaitable, ec));
+        co_await asio::async_write(stream, asio::buffer(kHttpJunk), redirect_error(use_awaitable, ec));
         keep_alive = false;
         continue;
       case HttpsBehaviour::drip:
@@ -270,7 +270,7 @@ asio::awaitable<void> serve_https(asio::ip::tcp::socket socket,
   }
 
   // Best effort close_notify; a client that just drops the connection ends this at once.
-  tcp.expires_after(std::min<std::chrono::steady_clock::duration>(kShutdownTimeout,
+  tcp.expires_after(std::min<std::chrono::steady_clock::duration>(kHttpsShutdownTimeout,
                                                                   c.idle_timeout));
   co_await stream.async_shutdown(redirect_error(use_awaitable, ec));
 }

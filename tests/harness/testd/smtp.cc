@@ -30,12 +30,12 @@ using namespace std::chrono_literals;
 constexpr std::size_t kMaxLine = 1000;
 constexpr std::size_t kMaxDiscard = 1 << 20;  // an over-long line longer than this ends the session
 constexpr int kMaxErrors = 20;                // like Postfix's smtpd_hard_error_limit
-constexpr auto kShutdownTimeout = 2s;
+constexpr auto kSmtpShutdownTimeout = 2s;
 
-constexpr char kJunkBytes[] =
+constexpr char kSmtpJunkBytes[] =
     "\x00\xff\xfe\x16\x03\x01\x02\x00\x01\x00\x01\xfc"
     "\x8b\x80garbage\x01\x02\x7f\x90\x91\r\n\xde\xad\xbe\xef\r\n";
-constexpr std::string_view kJunk{kJunkBytes, sizeof kJunkBytes - 1};
+constexpr std::string_view kSmtpJunk{kSmtpJunkBytes, sizeof kSmtpJunkBytes - 1};
 
 enum class Outcome { closed, quit, starttls };
 enum class ReadStatus { line, closed, timeout, too_long };
@@ -180,7 +180,7 @@ asio::awaitable<void> misbehave(tcp::socket& socket, const Listener& l) {
     asio::steady_timer timer(socket.get_executor(), c.idle_timeout);
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   } else if (c.smtp == SmtpBehaviour::garbage) {
-    if (!co_await send(socket, l, std::string(kJunk))) co_return;
+    if (!co_await send(socket, l, std::string(kSmtpJunk))) co_return;
     std::array<char, 4096> sink;  // keep reading so the client sees the junk, not a reset
     for (;;) {
       auto r = co_await within(c.idle_timeout,
@@ -225,7 +225,7 @@ asio::awaitable<void> serve_smtp(tcp::socket socket, std::shared_ptr<const Liste
     co_return;
   }
   if (co_await dialogue(tls, session, true) == Outcome::quit)
-    co_await within(kShutdownTimeout, tls.async_shutdown(use_tuple));
+    co_await within(kSmtpShutdownTimeout, tls.async_shutdown(use_tuple));
 }
 
 }  // namespace mtasts::testd
