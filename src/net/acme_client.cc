@@ -304,6 +304,11 @@ asio::awaitable<Result<std::string>> AcmeClient::authorize(const Signer& signer,
     published.emplace(responder_, type, host);
   }
 
+  if (challenge_status == "pending" && options_.publish_delay.count() > 0) {
+    auto w = co_await wait(options_.publish_delay, deadline,
+                           fmt::format("publishing the {} answer for {} to the other nodes", to_string(type), host));
+    if (!w) co_return w.error();
+  }
   if (challenge_status == "pending") {
     auto respond = co_await post(signer, challenge_url, std::string("{}"), deadline);
     if (!respond) co_return respond.error();

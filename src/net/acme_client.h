@@ -57,6 +57,9 @@ struct AcmeOptions {
   std::chrono::milliseconds poll_first{200};   // authorization/order polling without Retry-After
   std::chrono::milliseconds poll_cap{5000};
   std::size_t body_limit = 1024 * 1024;
+  // Between publishing a challenge answer and asking the CA to validate it: the time other nodes
+  // behind the same name need to pick the answer up from the shared store (0: one node).
+  std::chrono::milliseconds publish_delay{0};
   std::function<std::int64_t()> now;  // wall clock (seconds); default: time(nullptr)
 };
 

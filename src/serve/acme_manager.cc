@@ -6,6 +6,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <ctime>
 #include <random>
@@ -28,13 +30,53 @@ AcmeManager::AcmeManager(AcmeManagerOptions options, store::CertStore& store, Ch
                          Metrics& metrics)
     : options_(std::move(options)),
       store_(store),
-      responder_(challenges),
+      responder_(challenges, &store, [this] { return now(); },
+                 [this](std::string_view line) { options_.log(line); }),
       client_(options_.acme, responder_),
       issued_(metrics.counter("mtasts_acme_certificates_issued_total", "Certificates obtained for hosts that had none")),
       renewed_(metrics.counter("mtasts_acme_certificates_renewed_total", "Certificates renewed before they expire")),
       failures_(metrics.counter("mtasts_acme_failures_total", "Failed attempts to obtain or renew a certificate")),
       failing_hosts_(metrics.gauge("mtasts_acme_failing_hosts", "Hosts whose last certificate attempt failed")) {
   if (!options_.log) options_.log = [](std::string_view line) { std::fprintf(stderr, "%.*s\n", int(line.size()), line.data()); };
+  if (options_.node.empty()) {
+    char name[256] = {};
+    gethostname(name, sizeof name - 1);
+    options_.node = fmt::format("{}:{}", name, getpid());
+  }
+}
+
+void ChallengesResponder::share(const store::ChallengeRecord& record) {
+  if (!shared_) return;
+  if (auto r = shared_->put_challenge(record); !r)
+    log_(fmt::format("acme: {} answer for {} not shared with other nodes: {}", record.kind,
+                     record.kind == "http-01" ? "a token" : record.name, r.error().message));
+}
+
+void ChallengesResponder::unshare(const std::string& kind, const std::string& name) {
+  if (!shared_) return;
+  // Left behind on failure: it expires (kLifetime) and is deleted by the next reader.
+  if (auto r = shared_->remove_challenge(kind, name); !r)
+    log_(fmt::format("acme: shared {} answer not removed (it expires by itself): {}", kind, r.error().message));
+}
+
+void ChallengesResponder::put_http01(const std::string& token, const std::string& key_authorization) {
+  challenges_.put_http01(token, key_authorization);
+  share({"http-01", token, key_authorization, "", "", now_() + kLifetime});
+}
+
+void ChallengesResponder::remove_http01(const std::string& token) {
+  challenges_.remove_http01(token);
+  unshare("http-01", token);
+}
+
+void ChallengesResponder::put_alpn(const std::string& host, acme::AlpnCertificate c) {
+  share({"tls-alpn-01", host, "", c.certificate_pem, c.private_key_pem, now_() + kLifetime});
+  challenges_.put_alpn(host, AlpnCertificate{std::move(c.certificate_pem), std::move(c.private_key_pem)});
+}
+
+void ChallengesResponder::remove_alpn(const std::string& host) {
+  challenges_.remove_alpn(host);
+  unshare("tls-alpn-01", host);
 }
 
 std::int64_t AcmeManager::now() const {
@@ -129,9 +171,24 @@ asio::awaitable<AcmePass> AcmeManager::run_once(std::vector<std::string> hosts) 
     const std::string& host = item.first;
     const bool renewal = item.second;
     Result<net::IssuedCertificate> issued = Error{};
+    bool leased = false;
     if (acct) {
-      std::vector<std::string> names(1, host);  // (no braced list inside a co_await: GCC 12 bug)
-      issued = co_await client_.issue(*acct, std::move(names));
+      // One node at a time orders a host's certificate (the others copy it from the store).
+      const std::int64_t t = now();
+      auto lease = co_await off_thread(options_.blocking, [&] {
+        return store_.take_lease(host, options_.node, t, t + options_.lease.count());
+      });
+      if (lease && !*lease) {
+        pass.deferred.push_back(host);
+        continue;
+      }
+      if (!lease) {
+        issued = lease.error();
+      } else {
+        leased = true;
+        std::vector<std::string> names(1, host);  // (no braced list inside a co_await: GCC 12 bug)
+        issued = co_await client_.issue(*acct, std::move(names));
+      }
     } else
       issued = acct.error();
     if (issued) {
@@ -139,6 +196,10 @@ asio::awaitable<AcmePass> AcmeManager::run_once(std::vector<std::string> hosts) 
                                       issued->not_after, issued->issuer, now()};
       auto put = co_await off_thread(options_.blocking, [&] { return store_.put_certificate(record); });
       if (!put) issued = put.error();
+    }
+    if (leased) {
+      // On failure the lease stays until it expires: no other node retries at once either.
+      if (issued) co_await off_thread(options_.blocking, [&] { return store_.release_lease(host, options_.node); });
     }
     if (!issued) {
       report(host, &issued.error());
@@ -163,7 +224,10 @@ asio::awaitable<void> AcmeManager::run(std::function<std::vector<std::string>()>
   timer_ = &timer;
   while (true) {
     AcmePass pass = co_await run_once(hosts());
-    auto base = pass.failed.empty() ? options_.interval : options_.retry_interval;
+    // (A deferred host is looked at again soon in case the node holding its lease died.)
+    auto base = !pass.failed.empty()    ? options_.retry_interval
+                : !pass.deferred.empty() ? options_.deferred_interval
+                                         : options_.interval;
     timer.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(base * spread(rng)));
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec && !woken_) {  // cancelled: serve is shutting down

@@ -27,21 +27,29 @@
 
 namespace mtasts::serve {
 
-// Publishes the ACME client's answers where serve's listeners (port 80, ALPN acme-tls/1) read them.
+// Publishes the ACME client's answers where serve's listeners (port 80, ALPN acme-tls/1) read them,
+// and in the store for the other nodes (which copy them at their next reload tick). A failed
+// store write is logged: this node still answers, only the others do not.
 class ChallengesResponder final : public net::AcmeResponder {
  public:
-  explicit ChallengesResponder(Challenges& challenges) : challenges_(challenges) {}
-  void put_http01(const std::string& token, const std::string& key_authorization) override {
-    challenges_.put_http01(token, key_authorization);
-  }
-  void remove_http01(const std::string& token) override { challenges_.remove_http01(token); }
-  void put_alpn(const std::string& host, acme::AlpnCertificate c) override {
-    challenges_.put_alpn(host, AlpnCertificate{std::move(c.certificate_pem), std::move(c.private_key_pem)});
-  }
-  void remove_alpn(const std::string& host) override { challenges_.remove_alpn(host); }
+  ChallengesResponder(Challenges& challenges, store::CertStore* shared,
+                      std::function<std::int64_t()> now, std::function<void(std::string_view)> log)
+      : challenges_(challenges), shared_(shared), now_(std::move(now)), log_(std::move(log)) {}
+  void put_http01(const std::string& token, const std::string& key_authorization) override;
+  void remove_http01(const std::string& token) override;
+  void put_alpn(const std::string& host, acme::AlpnCertificate c) override;
+  void remove_alpn(const std::string& host) override;
+
+  static constexpr std::int64_t kLifetime = 600;  // s: a stored answer outlives no order
 
  private:
+  void share(const store::ChallengeRecord& record);
+  void unshare(const std::string& kind, const std::string& name);
+
   Challenges& challenges_;
+  store::CertStore* shared_;
+  std::function<std::int64_t()> now_;
+  std::function<void(std::string_view)> log_;
 };
 
 struct AcmeManagerOptions {
@@ -49,6 +57,11 @@ struct AcmeManagerOptions {
   std::chrono::seconds renew_before{std::chrono::hours(24 * 30)};
   std::chrono::seconds interval{std::chrono::hours(12)};   // between passes
   std::chrono::seconds retry_interval{std::chrono::hours(1)};  // after a pass with failures
+  // After a pass where another node held a host's lease: look again this soon.
+  std::chrono::seconds deferred_interval{std::chrono::minutes(2)};
+  // This node's name in the issuance leases (default: host name and process id).
+  std::string node;
+  std::chrono::seconds lease{std::chrono::minutes(10)};  // longer than one order takes
   double jitter = 0.1;  // each wait is interval * (1 ± jitter)
   std::function<std::int64_t()> now;  // wall clock for expiry decisions; default time(nullptr)
   // One line per event; never receives secrets. Default: stderr.
@@ -61,6 +74,7 @@ struct AcmePass {
   std::vector<std::string> issued;    // had none
   std::vector<std::string> renewed;   // had one ending soon
   std::vector<std::string> current;   // nothing to do
+  std::vector<std::string> deferred;  // another node holds the lease: it orders this one
   std::map<std::string, Error> failed;
 };
 

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include <ctime>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -123,6 +124,21 @@ class Control {
     s_.counters.cert_files.set(static_cast<std::int64_t>(index->files()));
     s_.certs.publish(std::move(index));
     s_.counters.reloads.inc();
+  }
+
+  // Challenge answers every node published (the CA may ask this node for another's order).
+  void sync_challenges(store::CertStore& certs) {
+    auto rows = certs.challenges(static_cast<std::int64_t>(std::time(nullptr)));
+    if (!rows) return failed("acme-challenges", rows.error().message);
+    std::map<std::string, std::string> http01;
+    std::map<std::string, std::shared_ptr<const AlpnCertificate>> alpn;
+    for (auto& r : *rows) {
+      if (r.kind == "http-01") http01.emplace(std::move(r.name), std::move(r.key_authorization));
+      else if (r.kind == "tls-alpn-01")
+        alpn.emplace(std::move(r.name), std::make_shared<const AlpnCertificate>(
+                                            AlpnCertificate{std::move(r.certificate_pem), std::move(r.private_key_pem)}));
+    }
+    s_.challenges.replace_shared(std::move(http01), std::move(alpn));
   }
 
   // ACME certificates: from the store into acme_cert_dir, then into the index.
@@ -284,6 +300,9 @@ int run(const ServeConfig& config) {
     if (config.acme_challenge == "tls-alpn-01")
       o.acme.challenges = {net::AcmeChallengeType::tls_alpn01, net::AcmeChallengeType::http01};
     if (!config.acme_email.empty()) o.acme.contact = {"mailto:" + config.acme_email};
+    // Nodes sharing PostgreSQL pick up each other's challenge answers at their reload tick.
+    if (cert_store->backend() == "postgresql")
+      o.acme.publish_delay = config.reload_interval + std::chrono::seconds(1);
     o.blocking = acme_pool.get_executor();
     o.log = [](std::string_view line) { spdlog::info("{}", line); };
     acme = std::make_unique<AcmeManager>(o, *cert_store, s.challenges, s.metrics);
@@ -369,7 +388,10 @@ int run(const ServeConfig& config) {
       if (ec) return;
       control.reload_domains();
       // Certificates other nodes (or this node's manager) stored: one cheap query a tick.
-      if (cert_store) control.sync_acme(*cert_store);
+      if (cert_store) {
+        control.sync_challenges(*cert_store);
+        control.sync_acme(*cert_store);
+      }
       reload_tick();
     });
   };

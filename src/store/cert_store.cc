@@ -103,4 +103,59 @@ Result<std::vector<std::pair<std::string, std::int64_t>>> CertStore::updated_sin
   return out;
 }
 
+Result<bool> CertStore::put_challenge(const ChallengeRecord& c) {
+  std::lock_guard lock(mu_);
+  auto r = db_->query(
+      "INSERT INTO acme_challenges (kind, name, key_authorization, certificate_pem, private_key_pem, expires) "
+      "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, name) DO UPDATE SET "
+      "key_authorization = excluded.key_authorization, certificate_pem = excluded.certificate_pem, "
+      "private_key_pem = excluded.private_key_pem, expires = excluded.expires",
+      {c.kind, c.name, c.key_authorization, c.certificate_pem, c.private_key_pem, c.expires});
+  if (!r) return r.error();
+  return true;
+}
+
+Result<bool> CertStore::remove_challenge(const std::string& kind, const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto r = db_->query("DELETE FROM acme_challenges WHERE kind = $1 AND name = $2", {kind, name});
+  if (!r) return r.error();
+  return true;
+}
+
+Result<std::vector<ChallengeRecord>> CertStore::challenges(std::int64_t now) {
+  std::lock_guard lock(mu_);
+  if (auto d = db_->query("DELETE FROM acme_challenges WHERE expires <= $1", {now}); !d) return d.error();
+  auto rows = db_->query(
+      "SELECT kind, name, key_authorization, certificate_pem, private_key_pem, expires "
+      "FROM acme_challenges ORDER BY kind, name",
+      {});
+  if (!rows) return rows.error();
+  std::vector<ChallengeRecord> out;
+  out.reserve(rows->size());
+  for (const auto& r : *rows)
+    out.push_back(ChallengeRecord{r[0].value_or(""), r[1].value_or(""), r[2].value_or(""),
+                                  r[3].value_or(""), r[4].value_or(""), to_int(r[5])});
+  return out;
+}
+
+Result<bool> CertStore::take_lease(const std::string& host, const std::string& node, std::int64_t now,
+                                   std::int64_t until) {
+  std::lock_guard lock(mu_);
+  // One statement, atomic on both backends: insert, or take over an expired or own lease.
+  auto rows = db_->query(
+      "INSERT INTO acme_leases (host, node, expires) VALUES ($1, $2, $3) ON CONFLICT (host) DO UPDATE "
+      "SET node = excluded.node, expires = excluded.expires "
+      "WHERE acme_leases.expires <= $4 OR acme_leases.node = excluded.node RETURNING node",
+      {host, node, until, now});
+  if (!rows) return rows.error();
+  return !rows->empty();
+}
+
+Result<bool> CertStore::release_lease(const std::string& host, const std::string& node) {
+  std::lock_guard lock(mu_);
+  auto r = db_->query("DELETE FROM acme_leases WHERE host = $1 AND node = $2", {host, node});
+  if (!r) return r.error();
+  return true;
+}
+
 }  // namespace mtasts::store

@@ -36,6 +36,18 @@ struct CertificateRecord {
   std::int64_t updated = 0;
 };
 
+// A challenge answer one node published for the CA, so that every node answers it (the CA may
+// ask any node behind the load balancer). kind "http-01": name is the token; "tls-alpn-01": name
+// is the host, with the self-signed challenge certificate and its throwaway key.
+struct ChallengeRecord {
+  std::string kind;
+  std::string name;
+  std::string key_authorization;
+  std::string certificate_pem;  // tls-alpn-01 only
+  std::string private_key_pem;  // tls-alpn-01 only
+  std::int64_t expires = 0;     // removed by then even if the publishing node died
+};
+
 class CertStore {
  public:
   // Opens (and migrates) the database at `location`: a SQLite path or a postgresql:// URL.
@@ -57,6 +69,18 @@ class CertStore {
   // (host, updated) of the certificates stored after `t` (seconds), oldest change first: what a
   // node copies into its local certificate directory.
   Result<std::vector<std::pair<std::string, std::int64_t>>> updated_since(std::int64_t t);
+
+  // Challenge answers shared between nodes.
+  Result<bool> put_challenge(const ChallengeRecord& record);
+  Result<bool> remove_challenge(const std::string& kind, const std::string& name);
+  // Those not expired at `now` (and the expired ones deleted).
+  Result<std::vector<ChallengeRecord>> challenges(std::int64_t now);
+
+  // Issuance leases: one node at a time orders a certificate for a host. True when `node` holds
+  // the lease for `host` until `until` (it was free, expired, or already this node's).
+  Result<bool> take_lease(const std::string& host, const std::string& node, std::int64_t now,
+                          std::int64_t until);
+  Result<bool> release_lease(const std::string& host, const std::string& node);
 
  private:
   mutable std::mutex mu_;

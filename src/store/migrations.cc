@@ -114,6 +114,18 @@ constexpr Migration kMigrations[] = {
          issuer TEXT NOT NULL,
          updated BIGINT NOT NULL);
        CREATE INDEX certificates_not_after ON certificates (not_after);)"},
+    {6, "ACME challenges shared by every node, issuance leases", R"(CREATE TABLE acme_challenges (
+         kind TEXT NOT NULL,
+         name TEXT NOT NULL,
+         key_authorization TEXT NOT NULL,
+         certificate_pem TEXT NOT NULL,
+         private_key_pem TEXT NOT NULL,
+         expires BIGINT NOT NULL,
+         PRIMARY KEY (kind, name));
+       CREATE TABLE acme_leases (
+         host TEXT PRIMARY KEY,
+         node TEXT NOT NULL,
+         expires BIGINT NOT NULL);)"},
 };
 
 }  // namespace

@@ -105,7 +105,8 @@ net::AcmeOptions options(std::vector<net::AcmeChallengeType> challenges = {net::
 // Counts what the client publishes and withdraws, passing everything on to serve's Challenges.
 class CountingResponder : public net::AcmeResponder {
  public:
-  explicit CountingResponder(bool wrong = false) : inner_(pebble->challenges), wrong_(wrong) {}
+  explicit CountingResponder(bool wrong = false)
+      : inner_(pebble->challenges, nullptr, [] { return std::int64_t{0}; }, [](std::string_view) {}), wrong_(wrong) {}
   void put_http01(const std::string& token, const std::string& key_authorization) override {
     ++published;
     inner_.put_http01(token, wrong_ ? key_authorization + "x" : key_authorization);

@@ -102,6 +102,63 @@ TEST_P(CertStoreTest, SurvivesReopen) {
   EXPECT_EQ((*c)->not_after, 7000);
 }
 
+TEST_P(CertStoreTest, ChallengesSharedUntilRemovedOrExpired) {
+  ASSERT_TRUE(store_->put_challenge({"http-01", "tok1", "tok1.thumb", "", "", 1000}));
+  ASSERT_TRUE(store_->put_challenge({"tls-alpn-01", "mta-sts.example.com", "ka", "CERT", "KEY", 2000}));
+  // Another node's view (its own connection).
+  auto other = CertStore::open(location_);
+  ASSERT_TRUE(other) << other.error().message;
+  auto seen = (*other)->challenges(500);
+  ASSERT_TRUE(seen) << seen.error().message;
+  ASSERT_EQ(seen->size(), 2u);
+  EXPECT_EQ((*seen)[0].kind, "http-01");
+  EXPECT_EQ((*seen)[0].name, "tok1");
+  EXPECT_EQ((*seen)[0].key_authorization, "tok1.thumb");
+  EXPECT_EQ((*seen)[1].kind, "tls-alpn-01");
+  EXPECT_EQ((*seen)[1].certificate_pem, "CERT");
+  EXPECT_EQ((*seen)[1].private_key_pem, "KEY");
+  EXPECT_EQ((*seen)[1].expires, 2000);
+  // Published again (a retry): replaced, not duplicated.
+  ASSERT_TRUE(store_->put_challenge({"http-01", "tok1", "tok1.other", "", "", 1500}));
+  seen = (*other)->challenges(500);
+  ASSERT_TRUE(seen);
+  ASSERT_EQ(seen->size(), 2u);
+  EXPECT_EQ((*seen)[0].key_authorization, "tok1.other");
+  // Expired ones go (a node died before removing its answer); removed ones go.
+  seen = (*other)->challenges(1500);
+  ASSERT_TRUE(seen);
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_EQ((*seen)[0].kind, "tls-alpn-01");
+  ASSERT_TRUE(store_->remove_challenge("tls-alpn-01", "mta-sts.example.com"));
+  seen = (*other)->challenges(1500);
+  ASSERT_TRUE(seen);
+  EXPECT_TRUE(seen->empty());
+}
+
+TEST_P(CertStoreTest, OneNodeHoldsAnIssuanceLease) {
+  auto other = CertStore::open(location_);
+  ASSERT_TRUE(other) << other.error().message;
+  auto a = store_->take_lease("mta-sts.example.com", "node-a", 100, 400);
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_TRUE(*a);
+  auto b = (*other)->take_lease("mta-sts.example.com", "node-b", 200, 500);
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_FALSE(*b);  // node-a holds it until 400
+  auto b2 = (*other)->take_lease("mta-sts.example.org", "node-b", 200, 500);
+  ASSERT_TRUE(b2 && *b2);  // another host is free
+  auto a2 = store_->take_lease("mta-sts.example.com", "node-a", 300, 600);
+  ASSERT_TRUE(a2 && *a2);  // the holder extends it
+  b = (*other)->take_lease("mta-sts.example.com", "node-b", 600, 900);
+  ASSERT_TRUE(b && *b);  // expired: taken over
+  ASSERT_TRUE(store_->release_lease("mta-sts.example.com", "node-a"));  // not a's: no effect
+  a = store_->take_lease("mta-sts.example.com", "node-a", 700, 1000);
+  ASSERT_TRUE(a);
+  EXPECT_FALSE(*a);
+  ASSERT_TRUE((*other)->release_lease("mta-sts.example.com", "node-b"));
+  a = store_->take_lease("mta-sts.example.com", "node-a", 700, 1000);
+  ASSERT_TRUE(a && *a);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CertStoreTest, testing::ValuesIn(backends()),
                          [](const auto& info) { return info.param; });
 
