@@ -29,6 +29,7 @@ socket_mode = "0660"
 db = "postgresql://db/mtasts"
 cache_grace = 30
 cache_size = 5
+connection_threads = 0
 [resolver.proactive_refresh]
 enabled = false
 interval = 3600
@@ -46,6 +47,7 @@ tlsrpt = true
   EXPECT_EQ(c->socket_mode, 0660);
   EXPECT_EQ(c->db, "postgresql://db/mtasts");
   EXPECT_EQ(c->tuning.grace, 30);
+  EXPECT_EQ(c->connection_threads, 0u);
   EXPECT_EQ(c->tuning.refresh_interval, 3600);
   EXPECT_FALSE(c->refresh);
   EXPECT_FALSE(c->default_zone.answer.require_sni);
@@ -72,6 +74,7 @@ TEST(ResolverConfig, ErrorsNameTheKeyAndLine) {
   check("[zones.a]\nstrict_testing = \"yes\"\n", "zones.a.strict_testing");
   check("[default_zone]\ntimeout = 0\n", "timeout");
   check("socket_mode = \"999\"\n", "socket_mode");
+  check("connection_threads = -1\n", "connection_threads");
   check("listen = [\n", "");
   auto path = write_temp("\n\nbogus = 1\n");
   auto c = load_config(path);
