@@ -82,15 +82,21 @@ struct Server {
 
   asio::io_context& pick_io() { return *ios[next_io.fetch_add(1, std::memory_order_relaxed) % ios.size()]; }
 
-  // True when the reply needs no lookup: a bad request, a key that is no domain, a hot entry.
+  // True when the hot set answers (else answer() does: bad requests, keys that are no domain,
+  // lookups). Keys are mostly what the hot set holds already (Postfix asks for the next-hop
+  // domain as is, lower case): those are looked up as they come, without normalizing them into a
+  // string first. Only normalized names are in the hot set, and normalizing one gives itself, so
+  // a hit on the raw key is the hit the normalized key would give.
   bool fast_answer(std::string_view payload, std::string& reply) {
     auto req = parse_socketmap_request(payload);
     if (!req) return false;
-    auto domain = policy_domain_of_key(req->key);
-    if (!domain) return false;
-    auto v = engine->from_memory(*domain, static_cast<std::int64_t>(std::time(nullptr)));
-    if (!v) return false;
-    reply = format_reply(*v, config.zone(req->name));
+    const Zone& zone = config.zone(req->name);
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    if (!engine->reply_from_memory(req->key, zone, now, reply)) {
+      auto domain = policy_domain_of_key(req->key);
+      if (!domain || *domain == req->key || !engine->reply_from_memory(*domain, zone, now, reply))
+        return false;
+    }
     (reply.starts_with("OK") ? replies_ok : replies_notfound).inc();
     return true;
   }

@@ -108,6 +108,33 @@ TEST(HotSet, FreshWithinGraceOnly) {
   EXPECT_FALSE(h.fresh("none.example", 1001, 60));
 }
 
+TEST(HotSet, RepliesFormattedOncePerEntryAndZone) {
+  HotSet h(10);
+  h.put("example.com", {entry(1000, 5000), 1000});
+  int formatted = 0;
+  const int zone_a = 0, zone_b = 0;
+  const auto format = [&formatted](const HotSet::Hit& hit) {
+    ++formatted;
+    return std::string(hit.policy ? "OK " : "NOTFOUND ") + std::to_string(formatted);
+  };
+  std::string out;
+  EXPECT_FALSE(h.reply(std::string_view("other.example"), 1001, 60, &zone_a, format, out));
+  EXPECT_FALSE(h.reply(std::string_view("example.com"), 1060, 60, &zone_a, format, out));  // past the grace
+  ASSERT_TRUE(h.reply(std::string_view("example.com"), 1001, 60, &zone_a, format, out));
+  EXPECT_EQ(out, "OK 1");
+  ASSERT_TRUE(h.reply(std::string_view("example.com"), 1002, 60, &zone_a, format, out));
+  EXPECT_EQ(out, "OK 1");  // memoized
+  ASSERT_TRUE(h.reply(std::string_view("example.com"), 1002, 60, &zone_b, format, out));
+  EXPECT_EQ(out, "OK 2");  // another zone: its own
+  h.put("example.com", {nullptr, 1003});  // a new entry forgets the replies
+  ASSERT_TRUE(h.reply(std::string_view("example.com"), 1004, 60, &zone_a, format, out));
+  EXPECT_EQ(out, "NOTFOUND 3");
+  const auto long_reply = [](const HotSet::Hit&) { return std::string(5000, 'x'); };
+  h.put("long.example", {entry(1000, 5000), 1000});
+  ASSERT_TRUE(h.reply(std::string_view("long.example"), 1001, 60, &zone_a, long_reply, out));
+  EXPECT_EQ(out.size(), 5000u);
+}
+
 TEST(HotSet, BoundedLeastRecentlyUsedGoesFirst) {
   HotSet h(3);
   for (const char* d : {"a", "b", "c"}) h.put(d, {nullptr, 1000});
