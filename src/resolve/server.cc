@@ -191,7 +191,7 @@ struct Server {
   // A connection on a thread of its own, with blocking recv and send, as Postfix's smtp processes
   // (and the fixed-answer ceiling of bench/resolver_bench) do: per query one recv and one send,
   // and the reply's wake-up of the client is a hand-over on this core rather than a preemption of
-  // an event loop or a cross-core wake-up (bench/README.md, resolver_bench: 18 -> 12 CPU-us per
+  // an event loop or a cross-core wake-up (bench/README.md, resolver_bench: 18 -> 12-15 CPU-us per
   // cached query). The idle close is the receive timeout; the send
   // timeout bounds a client that does not read. Lookups that miss the hot set are done by the
   // engine from an I/O thread, this thread waiting for the answer as the client does.
