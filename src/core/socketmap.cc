@@ -8,11 +8,18 @@
 namespace mtasts {
 
 std::string encode_netstring(std::string_view payload) {
-  std::string out = fmt::format("{}:", payload.size());
-  out.reserve(out.size() + payload.size() + 1);
+  std::string out;
+  append_netstring(out, payload);
+  return out;
+}
+
+void append_netstring(std::string& out, std::string_view payload) {
+  char digits[24];
+  auto end = fmt::format_to(digits, "{}:", payload.size());
+  out.reserve(out.size() + static_cast<std::size_t>(end - digits) + payload.size() + 1);
+  out.append(digits, end);
   out.append(payload);
   out += ',';
-  return out;
 }
 
 namespace {

@@ -18,6 +18,8 @@ inline constexpr std::size_t kMaxSocketmapRequest = 1024;
 inline constexpr std::size_t kMaxSocketmapReply = 100000;
 
 std::string encode_netstring(std::string_view payload);
+// The same, appended to `out` (a connection's reply buffer: no string per reply).
+void append_netstring(std::string& out, std::string_view payload);
 
 // One netstring at the start of `buffer`:
 //  - complete: `payload` views into `buffer`, `consumed` bytes (length, colon, payload, comma);

@@ -84,6 +84,8 @@ Result<Config> load_config(const std::string& path) {
       c.idle_timeout = std::chrono::seconds(s);
     } else if (k == "max_connections") {
       e = integer(node, k, 1, 1'000'000, c.max_connections);
+    } else if (k == "connection_threads") {
+      e = integer(node, k, 0, 100'000, c.connection_threads);
     } else if (k == "proactive_refresh") {
       auto* p = node.as_table();
       if (!p) return bad(&node, "proactive_refresh must be a table");

@@ -31,6 +31,9 @@ struct Config {
   std::size_t cache_size = 10000;  // hot set: entries kept in memory
   std::chrono::seconds idle_timeout{10};
   std::size_t max_connections = 10000;
+  // Connections served by a thread each (blocking reads and writes, as Postfix's clients); the
+  // ones beyond share the I/O threads. 0: all on the I/O threads.
+  std::size_t connection_threads = 256;
   CacheTuning tuning;
   bool refresh = true;               // proactive refresh in the background
   std::chrono::seconds refresh_every{60};  // how often the store is asked what is due

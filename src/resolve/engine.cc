@@ -125,6 +125,19 @@ std::optional<Verdict> Engine::from_memory(const std::string& domain, std::int64
   return v;
 }
 
+bool Engine::reply_from_memory(std::string_view domain, const Zone& zone, std::int64_t now,
+                               std::string& reply) {
+  const auto format = [&zone](const HotSet::Hit& hit) {
+    Verdict v;
+    v.answer = hit.policy ? Answer::policy : Answer::no_policy;
+    v.policy = hit.policy;
+    return format_reply(v, zone);
+  };
+  if (!hot_.reply(domain, now, config_.tuning.grace, &zone, format, reply)) return false;
+  memory_hits_->inc();
+  return true;
+}
+
 // The store call runs on the store thread; the awaiting coroutine resumes on its own executor.
 // Plain handlers, no coroutine lambda, and callers pass a named lambda: GCC 12 destroys
 // temporaries with destructors inside a co_await expression twice.

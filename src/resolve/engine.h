@@ -44,6 +44,8 @@ class Engine {
 
   // From any thread: the hot set's answer, when it can give one alone.
   std::optional<Verdict> from_memory(const std::string& domain, std::int64_t now);
+  // The same, formatted for `zone` into `reply` (format_reply, memoized per hot entry and zone).
+  bool reply_from_memory(std::string_view domain, const Zone& zone, std::int64_t now, std::string& reply);
 
   // From any I/O thread: the full lookup on the resolution thread (shared with concurrent
   // lookups of the same domain). Never throws.

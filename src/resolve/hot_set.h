@@ -9,7 +9,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "core/sts_cache.h"
 
@@ -25,28 +28,56 @@ class HotSet {
   };
 
   // The entry when it can answer alone at `now` (within the grace, not expired).
-  std::optional<Hit> fresh(const std::string& domain, std::int64_t now, std::int64_t grace) {
+  std::optional<Hit> fresh(std::string_view domain, std::int64_t now, std::int64_t grace) {
+    std::lock_guard lock(mu_);
+    Node* n = fresh_locked(domain, now, grace);
+    if (!n) return std::nullopt;
+    return n->hit;
+  }
+
+  // The reply for a fresh entry, formatted once per entry and `zone` (any key naming the
+  // formatting: the daemon passes its Zone) by `format(const Hit&)` and copied into `out`, so a
+  // cached lookup allocates nothing. Replies over kMaxMemoReply are formatted every time (they
+  // would hold the policy text again in memory). False when there is no fresh entry.
+  template <typename Format>
+  bool reply(std::string_view domain, std::int64_t now, std::int64_t grace, const void* zone,
+             const Format& format, std::string& out) {
+    Hit hit;
+    {
+      std::lock_guard lock(mu_);
+      Node* n = fresh_locked(domain, now, grace);
+      if (!n) return false;
+      for (const auto& [z, text] : n->replies)
+        if (z == zone) {
+          out.assign(text);
+          return true;
+        }
+      hit = n->hit;
+    }
+    out = format(hit);  // outside the lock: a TLSRPT reply can be long
+    if (out.size() > kMaxMemoReply) return true;
     std::lock_guard lock(mu_);
     auto it = map_.find(domain);
-    if (it == map_.end()) return std::nullopt;
-    const Hit& h = it->second->second;
-    if (now < h.checked || now - h.checked >= grace || (h.policy && !h.policy->valid_at(now)))
-      return std::nullopt;
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return h;
+    if (it == map_.end() || it->second->hit.policy != hit.policy || it->second->hit.checked != hit.checked)
+      return true;  // replaced meanwhile
+    for (const auto& r : it->second->replies)
+      if (r.first == zone) return true;
+    it->second->replies.emplace_back(zone, out);
+    return true;
   }
 
   void put(const std::string& domain, Hit hit) {
     std::lock_guard lock(mu_);
     if (auto it = map_.find(domain); it != map_.end()) {
-      it->second->second = std::move(hit);
+      it->second->hit = std::move(hit);
+      it->second->replies.clear();
       lru_.splice(lru_.begin(), lru_, it->second);
       return;
     }
-    lru_.emplace_front(domain, std::move(hit));
+    lru_.push_front(Node{domain, std::move(hit), {}});
     map_.emplace(domain, lru_.begin());
     while (map_.size() > capacity_) {
-      map_.erase(lru_.back().first);
+      map_.erase(lru_.back().domain);
       lru_.pop_back();
     }
   }
@@ -71,11 +102,33 @@ class HotSet {
   }
 
  private:
-  using Lru = std::list<std::pair<std::string, Hit>>;
+  static constexpr std::size_t kMaxMemoReply = 1024;
+  struct Node {
+    std::string domain;
+    Hit hit;
+    std::vector<std::pair<const void*, std::string>> replies;  // per zone, see reply()
+  };
+  using Lru = std::list<Node>;
+  // Lookups by string_view: the daemon looks up the request's bytes without a string.
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  Node* fresh_locked(std::string_view domain, std::int64_t now, std::int64_t grace) {
+    auto it = map_.find(domain);
+    if (it == map_.end()) return nullptr;
+    const Hit& h = it->second->hit;
+    if (now < h.checked || now - h.checked >= grace || (h.policy && !h.policy->valid_at(now)))
+      return nullptr;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return &*it->second;
+  }
+
   std::size_t capacity_;
   mutable std::mutex mu_;
   Lru lru_;
-  std::unordered_map<std::string, Lru::iterator> map_;
+  std::unordered_map<std::string, Lru::iterator, Hash, std::equal_to<>> map_;
 };
 
 }  // namespace mtasts::resolve

@@ -59,7 +59,9 @@ def main():
     port, mport = 28461, 29461
     sock_path = os.path.join(work, "private", "resolver.sock")
     os.makedirs(os.path.dirname(sock_path))
-    config = "cache_grace = 0\n[default_zone]\ntimeout = 3\n[proactive_refresh]\ncheck_every = 1\n"
+    # 4 connections get a thread each, the others share the I/O threads: both ways are tested.
+    config = ("cache_grace = 0\nconnection_threads = 4\n[default_zone]\ntimeout = 3\n"
+              "[proactive_refresh]\ncheck_every = 1\n")
     extra = ["--metrics-listen", f"127.0.0.1:{mport}"]
     # Under tests/harness/with_postgres.py the cache is that PostgreSQL (over its Unix socket).
     pg = os.environ.get("MTASTS_TEST_POSTGRES_URL")
@@ -172,13 +174,15 @@ def main():
               "malformed netstrings counted")
 
         # Idle connections are closed (Postfix reconnects); checked without timing: it happens.
-        idle = w.Socketmap(("127.0.0.1", port), timeout=40)
-        try:
-            idle.read_reply()
-            closed = False
-        except (ConnectionError, OSError):
-            closed = True
-        check(closed, "an idle connection is closed by the server")
+        # Six at once: some on connection threads, some on the I/O threads.
+        idle = [w.Socketmap(("127.0.0.1", port), timeout=40) for _ in range(6)]
+        closed = 0
+        for s in idle:
+            try:
+                s.read_reply()
+            except (ConnectionError, OSError):
+                closed += 1
+        check(closed == 6, f"idle connections are closed by the server ({closed}/6)")
 
         # Proactive refresh (RFC 8461 §10.2): a new id is fetched in the background, no query needed.
         ds5 = copy.deepcopy(ds4)

@@ -29,6 +29,7 @@ socket_mode = "0660"
 db = "postgresql://db/mtasts"
 cache_grace = 30
 cache_size = 5
+connection_threads = 0
 [resolver.proactive_refresh]
 enabled = false
 interval = 3600
@@ -46,6 +47,7 @@ tlsrpt = true
   EXPECT_EQ(c->socket_mode, 0660);
   EXPECT_EQ(c->db, "postgresql://db/mtasts");
   EXPECT_EQ(c->tuning.grace, 30);
+  EXPECT_EQ(c->connection_threads, 0u);
   EXPECT_EQ(c->tuning.refresh_interval, 3600);
   EXPECT_FALSE(c->refresh);
   EXPECT_FALSE(c->default_zone.answer.require_sni);
@@ -72,6 +74,7 @@ TEST(ResolverConfig, ErrorsNameTheKeyAndLine) {
   check("[zones.a]\nstrict_testing = \"yes\"\n", "zones.a.strict_testing");
   check("[default_zone]\ntimeout = 0\n", "timeout");
   check("socket_mode = \"999\"\n", "socket_mode");
+  check("connection_threads = -1\n", "connection_threads");
   check("listen = [\n", "");
   auto path = write_temp("\n\nbogus = 1\n");
   auto c = load_config(path);
@@ -103,6 +106,33 @@ TEST(HotSet, FreshWithinGraceOnly) {
   EXPECT_EQ(neg->policy, nullptr);
   h.erase("none.example");
   EXPECT_FALSE(h.fresh("none.example", 1001, 60));
+}
+
+TEST(HotSet, RepliesFormattedOncePerEntryAndZone) {
+  HotSet h(10);
+  h.put("example.com", {entry(1000, 5000), 1000});
+  int formatted = 0;
+  const int zone_a = 0, zone_b = 0;
+  const auto format = [&formatted](const HotSet::Hit& hit) {
+    ++formatted;
+    return std::string(hit.policy ? "OK " : "NOTFOUND ") + std::to_string(formatted);
+  };
+  std::string out;
+  EXPECT_FALSE(h.reply(std::string_view("other.example"), 1001, 60, &zone_a, format, out));
+  EXPECT_FALSE(h.reply(std::string_view("example.com"), 1060, 60, &zone_a, format, out));  // past the grace
+  ASSERT_TRUE(h.reply(std::string_view("example.com"), 1001, 60, &zone_a, format, out));
+  EXPECT_EQ(out, "OK 1");
+  ASSERT_TRUE(h.reply(std::string_view("example.com"), 1002, 60, &zone_a, format, out));
+  EXPECT_EQ(out, "OK 1");  // memoized
+  ASSERT_TRUE(h.reply(std::string_view("example.com"), 1002, 60, &zone_b, format, out));
+  EXPECT_EQ(out, "OK 2");  // another zone: its own
+  h.put("example.com", {nullptr, 1003});  // a new entry forgets the replies
+  ASSERT_TRUE(h.reply(std::string_view("example.com"), 1004, 60, &zone_a, format, out));
+  EXPECT_EQ(out, "NOTFOUND 3");
+  const auto long_reply = [](const HotSet::Hit&) { return std::string(5000, 'x'); };
+  h.put("long.example", {entry(1000, 5000), 1000});
+  ASSERT_TRUE(h.reply(std::string_view("long.example"), 1001, 60, &zone_a, long_reply, out));
+  EXPECT_EQ(out.size(), 5000u);
 }
 
 TEST(HotSet, BoundedLeastRecentlyUsedGoesFirst) {

@@ -10,6 +10,9 @@ using Status = NetstringParse::Status;
 TEST(Netstring, EncodesAndParses) {
   EXPECT_EQ(encode_netstring("NOTFOUND "), "9:NOTFOUND ,");
   EXPECT_EQ(encode_netstring(""), "0:,");
+  std::string out = "9:NOTFOUND ,";
+  append_netstring(out, std::string(1000, 'x'));
+  EXPECT_EQ(out, "9:NOTFOUND ,1000:" + std::string(1000, 'x') + ",");
   auto r = parse_netstring("19:postfix example.com,rest", 1024);
   ASSERT_EQ(r.status, Status::complete);
   EXPECT_EQ(r.payload, "postfix example.com");
