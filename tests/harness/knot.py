@@ -15,6 +15,7 @@ get NXDOMAIN, as on the real internet, instead of knotd's REFUSED.
 """
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -25,18 +26,32 @@ KNOTD = "knotd"
 KDIG = "kdig"
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    """A port that is free on 127.0.0.1 for both TCP and UDP right now."""
+    """A port that is free on 127.0.0.1 for both TCP and UDP right now, chosen below the kernel's
+    ephemeral range: a port the kernel hands out (bind to port 0) may be taken as the source
+    port of another test's outgoing connection before our server binds it."""
+    low, _ = _ephemeral_range()
+    first = 10000 if low > 12000 else 1024
+    top = max(first + 1000, low - 1)
     while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            try:
+        port = random.randint(first, top)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                t.bind(("127.0.0.1", port))
                 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
                     u.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
+        except OSError:
+            continue
+        return port
 
 
 def _die_with_parent():

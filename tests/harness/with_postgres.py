@@ -75,11 +75,8 @@ def log(msg):
     print(f"with_postgres: {msg}", file=sys.stderr, flush=True)
 
 
-def free_port():
-    import socket
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from knot import free_port  # noqa: E402  (below the ephemeral range)
 
 
 def tail(path, n=30):

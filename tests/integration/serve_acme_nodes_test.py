@@ -21,29 +21,12 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 import knot as knot_mod  # noqa: E402
+from checks import check, finish, until  # noqa: E402
 
 MTASTS = os.path.abspath(sys.argv[1])
 ENV = os.environ
-passed = failed = 0
 
 
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok: {name}")
-    else:
-        failed += 1
-        print(f"FAIL: {name} {detail}")
-
-
-def until(pred, seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
 
 
 class Node:
@@ -173,5 +156,4 @@ finally:
             n.proc.wait()
     shutil.rmtree(tmp, ignore_errors=True)
 
-print(f"serve acme nodes: {passed} passed, {failed} failed")
-sys.exit(0 if failed == 0 and passed > 0 else 1)
+sys.exit(finish("serve acme nodes"))

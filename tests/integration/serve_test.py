@@ -25,30 +25,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 import ca as ca_mod  # noqa: E402
 import knot as knot_mod  # noqa: E402
+from checks import check, finish, until  # noqa: E402
 
 MTASTS = os.path.abspath(sys.argv[1])
 BACKEND = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
-passed = failed = 0
 
 
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok: {name}")
-    else:
-        failed += 1
-        print(f"FAIL: {name} {detail}")
-
-
-def until(pred, seconds=10.0):
-    """Poll PRED until true or SECONDS pass (a deadline, not a fixed wait)."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 def mtasts(*args, timeout=60):
@@ -422,5 +404,4 @@ finally:
         server.wait()
     shutil.rmtree(tmp, ignore_errors=True)
 
-print(f"serve: {passed} passed, {failed} failed")
-sys.exit(0 if failed == 0 and passed > 0 else 1)
+sys.exit(finish("serve"))
