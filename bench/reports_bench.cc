@@ -19,8 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "core/datetime.h"
-#include "core/report.h"
+#include "report_gen.h"
 #include "fmt/format.h"
 #include "reports/decode.h"
 #include "reports/gzip.h"
@@ -32,45 +31,6 @@ using namespace mtasts;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-const char* kOrgs[] = {"Google Inc.", "Microsoft Corporation", "Yahoo Inc.", "Comcast", "Mail.Ru"};
-const char* kTypes[] = {"certificate-expired", "starttls-not-supported", "certificate-host-mismatch",
-                        "sts-policy-fetch-error", "certificate-not-trusted", "validation-failure"};
-
-// The shape large senders send: one sts policy with its policy strings, a third of the reports
-// with 1-4 failure details; 20 domains, 60 days, 5 organizations.
-TlsRptReport make(std::size_t k, std::mt19937& rnd) {
-  const std::string domain = fmt::format("d{:02}.example", k % 20);
-  TlsRptReport r;
-  r.organization_name = kOrgs[k % 5];
-  r.start_epoch = 1795132800 - static_cast<std::int64_t>(k % 60) * 86400;
-  r.end_epoch = r.start_epoch + 86399;
-  r.start_datetime = utc_date(r.start_epoch) + "T00:00:00Z";
-  r.end_datetime = utc_date(r.start_epoch) + "T23:59:59Z";
-  r.contact_info = "smtp-tls-reporting@sender.example";
-  r.report_id = fmt::format("2026-11-20T00:00:00Z_{}_{}@{}", domain, k, k % 5);
-  PolicyResult p;
-  p.policy_type = PolicyType::sts;
-  p.policy_string = {"version: STSv1", "mode: testing", "mx: mx1." + domain, "mx: mx2." + domain,
-                     "max_age: 604800"};
-  p.policy_domain = domain;
-  p.mx_host = {"mx1." + domain, "mx2." + domain};
-  p.total_successful_session_count = 1 + rnd() % 5000;
-  if (k % 3 == 0)
-    for (std::size_t i = 0; i < 1 + k % 4; ++i) {
-      FailureDetails f;
-      f.result_type = kTypes[(k + i) % 6];
-      f.sending_mta_ip = fmt::format("198.51.{}.{}", (k >> 8) % 256, (k + i) % 256);
-      f.receiving_mx_hostname = fmt::format("mx{}.{}", 1 + i % 2, domain);
-      f.receiving_ip = fmt::format("203.0.113.{}", 1 + i % 2);
-      f.failed_session_count = 1 + rnd() % 20;
-      f.additional_information = fmt::format("https://tlsrpt.example/info?id={}", k);
-      p.total_failure_session_count += f.failed_session_count;
-      p.failure_details.push_back(std::move(f));
-    }
-  r.policies.push_back(std::move(p));
-  return r;
-}
 
 // CPU time of this process: on a machine shared with builds, wall time mostly measures the others.
 double cpu_seconds() {
@@ -125,7 +85,7 @@ int main(int argc, char** argv) {
   std::mt19937 rnd(8460);
   std::size_t json_bytes = 0, gz_bytes = 0;
   for (std::size_t k = 0; k < count; ++k) {
-    std::string json = serialize_report(make(k, rnd));
+    std::string json = serialize_report(bench::make_report(k, rnd));
     std::string z = reports::gzip(json);
     json_bytes += json.size();
     gz_bytes += z.size();
