@@ -10,6 +10,7 @@
 #include "cli/output.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
+#include "net/metrics_endpoint.h"
 #include "reports/ingest.h"
 #include "reports/lmtp_server.h"
 #include "store/report_store.h"
@@ -28,6 +29,7 @@ struct LmtpCliOptions {
   bool any_domain = false;
   std::size_t max_size = 16 * 1024 * 1024;
   double timeout = 300;
+  std::string metrics;  // ADDR:PORT for Prometheus' /metrics; empty: none
 };
 
 int run_lmtp(const LmtpCliOptions& o) {
@@ -62,6 +64,7 @@ int run_lmtp(const LmtpCliOptions& o) {
   lo.hostname = o.hostname;
   lo.limits.max_message = o.max_size;
   lo.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout * 1000));
+  lo.metrics = &metrics;
   auto server = reports::LmtpServer::start(io, lo, [&](const std::string& message) {
     auto r = ingester.ingest(message, reports::InputKind::mail, "lmtp", std::time(nullptr));
     // One log line per message, on stderr.
@@ -76,10 +79,21 @@ int run_lmtp(const LmtpCliOptions& o) {
     fmt::print(stderr, "mtasts reports lmtp: error [{}] {}\n", server.error().code, server.error().message);
     return kExitUsage;
   }
+  std::unique_ptr<net::MetricsEndpoint> scrape;
+  if (!o.metrics.empty()) {
+    auto m = net::MetricsEndpoint::start(io, o.metrics, metrics, 9424);
+    if (!m) {
+      fmt::print(stderr, "mtasts reports lmtp: error [{}] {}\n", m.error().code, m.error().message);
+      return kExitUsage;
+    }
+    scrape = std::move(m).value();
+  }
   fmt::print(stderr, "lmtp: listening on {}\n", (*server)->address());
+  if (scrape) fmt::print(stderr, "lmtp: metrics on http://{}/metrics\n", scrape->address());
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int) {
     (*server)->stop();
+    if (scrape) scrape->stop();
     io.stop();
   });
   io.run();
@@ -100,6 +114,8 @@ void register_reports_lmtp(CLI::App& reports, int& exit_code) {
       ->check(CLI::Range(std::size_t{1024}, std::size_t{256} * 1024 * 1024));
   cmd->add_option("--timeout", o.timeout, "seconds a read or write may take (default 300)")
       ->check(CLI::Range(0.1, 3600.0));
+  cmd->add_option("--metrics,--metrics-listen", o.metrics,
+                  "ADDR:PORT serving Prometheus /metrics over plain HTTP (default: off; keep it on loopback)");
   cmd->callback([&] { exit_code = run_lmtp(o); });
 }
 

@@ -31,10 +31,20 @@ namespace {
 class Server final : public LmtpServer {
  public:
   Server(asio::io_context& io, LmtpOptions options, DeliverFn deliver)
-      : io_(io), options_(std::move(options)), deliver_(std::move(deliver)) {}
+      : io_(io), options_(std::move(options)), deliver_(std::move(deliver)) {
+    if (Metrics* m = options_.metrics) {
+      accepted_ = &m->counter("mtasts_lmtp_connections_total", "LMTP connections accepted");
+      refused_ = &m->counter("mtasts_lmtp_connections_refused_total",
+                             "LMTP connections answered 421 at once: max_connections reached");
+      m->gauge_fn("mtasts_lmtp_connections_open", "open LMTP connections",
+                  [this] { return static_cast<double>(connections_.load()); });
+    }
+  }
   ~Server() override {
     stop();
     store_.join();
+    // The registry may be read after this server is gone.
+    if (options_.metrics) options_.metrics->gauge_fn("mtasts_lmtp_connections_open", "open LMTP connections", [] { return 0.0; });
   }
 
   Result<bool> listen();
@@ -60,6 +70,8 @@ class Server final : public LmtpServer {
   std::optional<asio::local::stream_protocol::acceptor> unix_;
   std::string address_;
   std::atomic<std::size_t> connections_{0};
+  Counter* accepted_ = nullptr;
+  Counter* refused_ = nullptr;
 };
 
 Result<bool> Server::listen() {
@@ -114,10 +126,12 @@ awaitable<void> Server::accept_loop(Acceptor& acceptor) {
       continue;  // EMFILE and friends: keep serving the others
     }
     if (connections_ >= options_.max_connections) {
+      if (refused_) refused_->inc();
       boost::system::error_code ignored;
       asio::write(socket, asio::buffer(std::string_view("421 4.3.2 too many connections, try later\r\n")), ignored);
       continue;
     }
+    if (accepted_) accepted_->inc();
     asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
   }
 }

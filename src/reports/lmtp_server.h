@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/metrics.h"
 #include "reports/ingest.h"
 #include "reports/lmtp_session.h"
 
@@ -26,6 +27,8 @@ struct LmtpOptions {
   LmtpLimits limits;
   std::chrono::milliseconds timeout{300000};  // per read or write (RFC 5321 §4.5.3.2: 5 minutes)
   std::size_t max_connections = 64;
+  // Counts connections (accepted, refused with 421, open) when set; must outlive the server.
+  Metrics* metrics = nullptr;
 };
 
 // Blocking: decodes and stores one message. Runs on the server's single store thread, never on

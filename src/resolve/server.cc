@@ -34,6 +34,7 @@
 #include "core/metrics.h"
 #include "core/socketmap.h"
 #include "net/endpoint.h"
+#include "net/metrics_endpoint.h"
 #include "resolve/engine.h"
 
 namespace asio = boost::asio;
@@ -369,38 +370,6 @@ struct Server {
     std::lock_guard lock(conn_threads_mu);
     return conn_threads;
   }
-
-  // GET /metrics (anything else 404); one request per connection, bounded and timed.
-  net::awaitable<void> metrics_connection(tcp::socket sock) {
-    asio::steady_timer deadline(sock.get_executor(), std::chrono::seconds(5));
-    deadline.async_wait([&sock](boost::system::error_code ec) {
-      if (!ec) sock.close(ec);
-    });
-    std::string req;
-    char chunk[1024];
-    while (req.find("\r\n\r\n") == std::string::npos && req.size() < 8192) {
-      auto [ec, n] = co_await sock.async_read_some(asio::buffer(chunk), use_tuple);
-      if (ec) co_return;
-      req.append(chunk, n);
-    }
-    bool found = req.starts_with("GET /metrics ") || req.starts_with("GET /metrics?");
-    std::string body = found ? metrics.render() : "not found\n";
-    std::string resp = std::string(found ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.1 404 Not Found\r\n") +
-                       "Content-Type: text/plain; version=0.0.4\r\nContent-Length: " +
-                       std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-    co_await asio::async_write(sock, asio::buffer(resp), use_tuple);
-    deadline.cancel();
-    boost::system::error_code ignored;
-    sock.shutdown(tcp::socket::shutdown_both, ignored);
-  }
-
-  net::awaitable<void> metrics_loop(tcp::acceptor& acceptor) {
-    while (!stopping) {
-      auto [ec, sock] = co_await acceptor.async_accept(use_tuple);
-      if (ec) break;
-      asio::co_spawn(acceptor.get_executor(), metrics_connection(std::move(sock)), asio::detached);
-    }
-  }
 };
 
 std::unique_ptr<tcp::acceptor> listen_tcp(asio::io_context& io, const std::string& spec, std::string& error) {
@@ -474,10 +443,14 @@ int run_server(const Config& config, std::string& error) {
       s.tcp_acceptors.push_back(std::move(a));
     }
   }
-  std::unique_ptr<tcp::acceptor> metrics_acceptor;
+  std::unique_ptr<net::MetricsEndpoint> metrics_endpoint;
   if (!config.metrics_listen.empty()) {
-    metrics_acceptor = listen_tcp(main_io, config.metrics_listen, error);
-    if (!metrics_acceptor) return 2;
+    auto m = net::MetricsEndpoint::start(main_io, config.metrics_listen, s.metrics, 8461);
+    if (!m) {
+      error = m.error().message;
+      return 2;
+    }
+    metrics_endpoint = std::move(m).value();
   }
 
   for (auto& a : s.tcp_acceptors) {
@@ -488,11 +461,7 @@ int run_server(const Config& config, std::string& error) {
     spdlog::info("listening on unix:{}", s.unix_paths[i]);
     asio::co_spawn(main_io, s.accept_loop(*s.unix_acceptors[i]), asio::detached);
   }
-  if (metrics_acceptor) {
-    spdlog::info("metrics on http://{}:{}/metrics", metrics_acceptor->local_endpoint().address().to_string(),
-                 metrics_acceptor->local_endpoint().port());
-    asio::co_spawn(main_io, s.metrics_loop(*metrics_acceptor), asio::detached);
-  }
+  if (metrics_endpoint) spdlog::info("metrics on http://{}/metrics", metrics_endpoint->address());
 
   asio::signal_set signals(main_io, SIGTERM, SIGINT);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
@@ -502,7 +471,7 @@ int run_server(const Config& config, std::string& error) {
     boost::system::error_code ignored;
     for (auto& a : s.tcp_acceptors) a->close(ignored);
     for (auto& a : s.unix_acceptors) a->close(ignored);
-    if (metrics_acceptor) metrics_acceptor->close(ignored);
+    if (metrics_endpoint) metrics_endpoint->stop();
     s.shutdown_connection_threads(false);
     // Requests in progress get up to 5 s (their own deadlines are shorter), then everything stops.
     asio::co_spawn(main_io, [&]() -> net::awaitable<void> {

@@ -8,7 +8,8 @@ db=$2
 vectors=$3
 [ "$db" = postgres ] && db=${MTASTS_TEST_POSTGRES_URL:?not set: run through with_postgres.py}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+lmtp_pid=
+trap '[ -n "$lmtp_pid" ] && kill "$lmtp_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 [ "${db#postgres}" = "$db" ] && db="$tmp/$db"
 PY=/usr/bin/python3
 pass=0
@@ -128,6 +129,78 @@ run "prune everything" 0 reports prune --older-than 0 --db "$db" --json
 has "all reports deleted" "d['deleted'] == e['valid'] + 8"
 run "summary after prune" 0 reports summary --db "$db" --json
 has "empty" "d['domains'] == []"
+
+# The LMTP daemon with --metrics: its counters move with a delivered and with a rejected report.
+"$mtasts" reports lmtp --listen 127.0.0.1:0 --metrics 127.0.0.1:0 --db "$db" 2>"$tmp/lmtp.log" &
+lmtp_pid=$!
+for _ in $(seq 150); do grep -q "metrics on" "$tmp/lmtp.log" && break; sleep 0.2; done
+lmtp_port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/lmtp.log")
+metrics_port=$(sed -n 's|.*metrics on http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$tmp/lmtp.log")
+if [ -n "$lmtp_port" ] && [ -n "$metrics_port" ]; then pass=$((pass + 1)); echo "ok: lmtp --metrics starts and names both ports"
+else fail=$((fail + 1)); echo "FAIL: lmtp --metrics did not start"; cat "$tmp/lmtp.log"; fi
+if "$PY" -S - "$lmtp_port" "$metrics_port" "$vectors" <<'PYEOF'
+import email.message, gzip, json, re, smtplib, sys, urllib.error, urllib.request
+lmtp, port, vectors = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+failures = []
+def check(name, cond, detail=""):
+    print(("ok: " if cond else "FAIL: ") + name + ("" if cond else f": {detail}"))
+    if not cond:
+        failures.append(name)
+def scrape():
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    values = {}
+    for line in text.splitlines():
+        m = re.match(r"^([a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$", line)
+        if m:
+            values[m.group(1)] = float(m.group(2))
+    return text, values
+def deliver(mail):
+    with smtplib.LMTP("127.0.0.1", lmtp, timeout=30) as c:
+        try:
+            refused = c.sendmail("noreply@sender.example", ["tlsrpt@example.com"], mail)
+            return 250 if not refused else refused["tlsrpt@example.com"][0]
+        except smtplib.SMTPDataError as e:
+            return e.smtp_code
+        except smtplib.SMTPRecipientsRefused as e:
+            return e.recipients["tlsrpt@example.com"][0]
+text, before = scrape()
+check("/metrics answers Prometheus text", "# TYPE mtasts_reports_received_total counter" in text, text[:300])
+stored = 'mtasts_reports_received_total{outcome="stored"}'
+invalid = 'mtasts_reports_received_total{outcome="invalid"}'
+reason = 'mtasts_reports_rejected_total{outcome="invalid",reason="mime-no-report"}'
+report = {"organization-name": "LMTP Sender", "contact-info": "tlsrpt@sender.example", "report-id": "lmtp-metrics-1",
+          "date-range": {"start-datetime": "2026-11-20T00:00:00Z", "end-datetime": "2026-11-20T23:59:59Z"},
+          "policies": [{"policy": {"policy-type": "sts", "policy-domain": "example.com"},
+                        "summary": {"total-successful-session-count": 10, "total-failure-session-count": 0}}]}
+msg = email.message.EmailMessage()
+msg["From"], msg["To"], msg["Subject"] = "tlsrpt@sender.example", "tlsrpt@example.com", "Report Domain: example.com"
+msg["TLS-Report-Domain"], msg["TLS-Report-Submitter"] = "example.com", "sender.example"
+msg.set_content("This is an aggregate TLS report.")
+msg.add_attachment(gzip.compress(json.dumps(report).encode()), maintype="application", subtype="tlsrpt+gzip",
+                   filename="sender.example!example.com!1795132800!1795219199.json.gz")
+code = deliver(msg.as_bytes())
+_, after = scrape()
+check("a new report over LMTP: 250", code == 250, code)
+check("stored counter +1", after.get(stored, 0) == before.get(stored, 0) + 1, (before.get(stored), after.get(stored)))
+check("connections counted", after.get("mtasts_lmtp_connections_total", 0) >= before.get("mtasts_lmtp_connections_total", 0) + 1, after)
+code = deliver(open(f"{vectors}/010-err-no-report.eml", "rb").read())
+_, last = scrape()
+check("a mail without a report: 554", code == 554, code)
+check("invalid counter +1", last.get(invalid, 0) == after.get(invalid, 0) + 1, (after.get(invalid), last.get(invalid)))
+check("rejected counter names the reason", last.get(reason, 0) == after.get(reason, 0) + 1, sorted(k for k in last if "rejected" in k))
+check("stored counter unchanged by the rejection", last.get(stored) == after.get(stored))
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{port}/other", timeout=10)
+    check("another path: 404", False, "answered 200")
+except urllib.error.HTTPError as e:
+    check("another path: 404", e.code == 404, e.code)
+sys.exit(1 if failures else 0)
+PYEOF
+then pass=$((pass + 1)); echo "ok: lmtp metrics"
+else fail=$((fail + 1)); echo "FAIL: lmtp metrics"; cat "$tmp/lmtp.log"; fi
+kill "$lmtp_pid" 2>/dev/null
+wait "$lmtp_pid" 2>/dev/null
+grep -q "lmtp: stopped" "$tmp/lmtp.log" && { pass=$((pass + 1)); echo "ok: lmtp stops on SIGTERM"; } || { fail=$((fail + 1)); echo "FAIL: lmtp did not stop cleanly"; cat "$tmp/lmtp.log"; }
 
 echo "reports ($([ "${db#postgres}" = "$db" ] && echo sqlite || echo postgresql)): $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
