@@ -28,8 +28,15 @@ class SqliteConnection final : public Connection {
   Result<std::vector<Row>> query(std::string_view sql, const std::vector<Param>& params) override {
     sqlite3_stmt* stmt = prepare(sql);
     if (!stmt) return fail("query");
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    // However this returns, the statement is left reset with no pointer into `params` (so the
+    // next use starts clean).
+    struct Release {
+      sqlite3_stmt* s;
+      ~Release() {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+      }
+    } release{stmt};
     for (std::size_t i = 0; i < params.size(); ++i) {
       int n = static_cast<int>(i) + 1;
       int rc = std::visit(
@@ -37,7 +44,9 @@ class SqliteConnection final : public Connection {
             using T = std::decay_t<decltype(v)>;
             if constexpr (std::is_same_v<T, std::nullptr_t>) return sqlite3_bind_null(stmt, n);
             else if constexpr (std::is_same_v<T, std::int64_t>) return sqlite3_bind_int64(stmt, n, v);
-            else return sqlite3_bind_text(stmt, n, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+            // SQLITE_STATIC: `params` outlive the statement's use here (see Release), so
+            // SQLite need not copy each value.
+            else return sqlite3_bind_text(stmt, n, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
           },
           params[i]);
       if (rc != SQLITE_OK) return fail("bind");
@@ -46,11 +55,7 @@ class SqliteConnection final : public Connection {
     while (true) {
       int rc = sqlite3_step(stmt);
       if (rc == SQLITE_DONE) break;
-      if (rc != SQLITE_ROW) {
-        auto e = fail("step");
-        sqlite3_reset(stmt);
-        return e;
-      }
+      if (rc != SQLITE_ROW) return fail("step");
       int cols = sqlite3_column_count(stmt);
       Row row(static_cast<std::size_t>(cols));
       for (int c = 0; c < cols; ++c) {
@@ -60,7 +65,6 @@ class SqliteConnection final : public Connection {
       }
       rows.push_back(std::move(row));
     }
-    sqlite3_reset(stmt);
     return rows;
   }
 
@@ -81,8 +85,8 @@ class SqliteConnection final : public Connection {
  private:
   // Statements are prepared once and kept: the SQL is constant text from sql_store.cc.
   sqlite3_stmt* prepare(std::string_view sql) {
+    if (auto it = cache_.find(sql); it != cache_.end()) return it->second;  // no copy of the text
     std::string key(sql);
-    if (auto it = cache_.find(key); it != cache_.end()) return it->second;
     // $N placeholders -> ?N (SQLite's numbered form).
     std::string mapped = key;
     for (std::size_t i = 0; i < mapped.size(); ++i)
@@ -98,7 +102,7 @@ class SqliteConnection final : public Connection {
   }
 
   sqlite3* db_;
-  std::map<std::string, sqlite3_stmt*> cache_;
+  std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
 };
 
 }  // namespace
