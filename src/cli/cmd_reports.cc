@@ -148,21 +148,18 @@ int ingest(const ReportsOptions& o) {
   reports::Ingester ingester(**reports_store, check);
   std::map<reports::Outcome, std::size_t> totals;
   boost::json::array results;
-  std::vector<reports::Ingester::Pending> batch;
-  std::vector<std::string> names;
   bool io_error = false;
-  // A batch is acknowledged (printed) only after its transaction committed.
-  auto flush = [&] {
-    ingester.commit(batch, std::time(nullptr));
+  // A batch is acknowledged (printed) only after its transaction committed; the next batch is
+  // read and decoded meanwhile.
+  reports::PipelinedCommit batches(ingester, o.batch, [&](auto& batch, std::size_t first) {
     for (std::size_t i = 0; i < batch.size(); ++i) {
+      const std::string& path = (*files)[first + i];
       ++totals[batch[i].result.outcome];
-      if (o.json) results.push_back(result_json(names[i], batch[i].result));
-      else print_result(names[i], batch[i].result);
+      if (o.json) results.push_back(result_json(path, batch[i].result));
+      else print_result(path, batch[i].result);
     }
     std::fflush(stdout);
-    batch.clear();
-    names.clear();
-  };
+  });
   for (const auto& path : *files) {
     auto data = read_input(path, reports::kMaxMailSize);
     reports::Ingester::Pending p;
@@ -177,11 +174,9 @@ int ingest(const ReportsOptions& o) {
     } else {
       p = ingester.prepare(*data, reports::InputKind::automatic, "file:" + path, std::time(nullptr));
     }
-    batch.push_back(std::move(p));
-    names.push_back(path);
-    if (batch.size() >= std::max<std::size_t>(o.batch, 1)) flush();
+    batches.add(std::move(p));
   }
-  flush();
+  batches.finish();
   using reports::Outcome;
   auto n = [&](Outcome x) { return totals[x]; };
   if (o.json) {

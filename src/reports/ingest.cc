@@ -1,6 +1,7 @@
 #include "reports/ingest.h"
 
 #include <algorithm>
+#include <ctime>
 
 #include "core/domain.h"
 #include "fmt/format.h"
@@ -118,6 +119,44 @@ IngestResult Ingester::ingest(std::string_view input, InputKind kind, std::strin
   one.push_back(prepare(input, kind, std::move(source), now));
   commit(one, now);
   return std::move(one.front().result);
+}
+
+PipelinedCommit::PipelinedCommit(Ingester& ingester, std::size_t batch_size, Settled settled)
+    : ingester_(ingester), batch_size_(std::max<std::size_t>(batch_size, 1)), settled_(std::move(settled)) {
+  filling_.reserve(batch_size_);
+}
+
+PipelinedCommit::~PipelinedCommit() { finish(); }
+
+void PipelinedCommit::add(Ingester::Pending p) {
+  filling_.push_back(std::move(p));
+  ++added_;
+  if (filling_.size() >= batch_size_) start();
+}
+
+void PipelinedCommit::finish() {
+  if (!filling_.empty()) start();
+  settle();
+}
+
+// Waits for the batch in flight, acknowledges it, and hands it the batch just filled.
+void PipelinedCommit::start() {
+  settle();
+  committing_.swap(filling_);
+  committing_first_ = added_ - committing_.size();
+  filling_.clear();
+  filling_.reserve(batch_size_);
+  // The time is taken when the batch starts committing, as the one-stage loop does.
+  worker_ = std::thread([this, now = static_cast<std::int64_t>(std::time(nullptr))] {
+    ingester_.commit(committing_, now);
+  });
+}
+
+void PipelinedCommit::settle() {
+  if (!worker_.joinable()) return;
+  worker_.join();
+  settled_(committing_, committing_first_);
+  committing_.clear();
 }
 
 }  // namespace mtasts::reports

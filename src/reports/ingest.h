@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -73,6 +74,42 @@ class Ingester {
   store::ReportStore& store_;
   DomainCheck accepts_;
   ReportMetrics* metrics_;
+};
+
+// Bulk ingestion with group commit in two stages: the caller reads and decodes (prepare) the
+// next batch while the previous batch commits on a thread of its own, so decoding overlaps the
+// store's writes and fsync waits. `settled` runs on the caller's thread, batch after batch in
+// the order they were added, once the batch's transaction committed: only then may its reports
+// be acknowledged (printed, answered). At most one batch commits while the next one fills.
+//
+// Threads: the Ingester's store is used only by the committing thread (one at a time, each
+// commit ordered after the previous); prepare(), the DomainCheck and `settled` stay on the
+// caller's thread. So the DomainCheck must not share the report store's connection.
+class PipelinedCommit {
+ public:
+  // `first`: the index (in add() order) of the batch's first report.
+  using Settled = std::function<void(std::vector<Ingester::Pending>& batch, std::size_t first)>;
+  PipelinedCommit(Ingester& ingester, std::size_t batch_size, Settled settled);
+  ~PipelinedCommit();  // finish()
+  PipelinedCommit(const PipelinedCommit&) = delete;
+  PipelinedCommit& operator=(const PipelinedCommit&) = delete;
+
+  // Queues a prepared report; when the batch is full, waits for the previous one to settle and
+  // starts committing this one.
+  void add(Ingester::Pending p);
+  // Commits what is queued and settles every batch; returns once all are settled.
+  void finish();
+
+ private:
+  void start();
+  void settle();
+
+  Ingester& ingester_;
+  std::size_t batch_size_;
+  Settled settled_;
+  std::vector<Ingester::Pending> filling_, committing_;
+  std::size_t added_ = 0, committing_first_ = 0;
+  std::thread worker_;
 };
 
 }  // namespace mtasts::reports
