@@ -98,6 +98,38 @@ TEST_F(IngestTest, AnyDomainAndBatches) {
   EXPECT_EQ(*store_->count(), 2u);
 }
 
+TEST_F(IngestTest, PipelinedCommitSettlesEachBatchAfterItsCommitInOrder) {
+  Ingester in(*store_, nullptr);
+  struct Settled {
+    std::size_t first, size, stored_then;
+    std::vector<Outcome> outcomes;
+  };
+  std::vector<Settled> seen;
+  {
+    PipelinedCommit batches(in, 3, [&](std::vector<Ingester::Pending>& batch, std::size_t first) {
+      Settled s{first, batch.size(), *store_->count(), {}};
+      for (const auto& p : batch) s.outcomes.push_back(p.result.outcome);
+      seen.push_back(std::move(s));
+    });
+    for (const char* id : {"1", "2", "3", "4", "2", "5", "6"})
+      batches.add(in.prepare(report_json(id, "anything.example"), InputKind::automatic, "t", 0));
+    batches.add(in.prepare("{}", InputKind::automatic, "t", 0));
+    batches.finish();
+  }
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].first, 0u);
+  EXPECT_EQ(seen[1].first, 3u);
+  EXPECT_EQ(seen[2].first, 6u);
+  EXPECT_EQ(seen[2].size, 2u);
+  // Each batch is on disk when it is settled (acknowledged).
+  EXPECT_EQ(seen[0].stored_then, 3u);
+  EXPECT_EQ(seen[1].stored_then, 5u);
+  EXPECT_EQ(seen[2].stored_then, 6u);
+  EXPECT_EQ(seen[1].outcomes, (std::vector<Outcome>{Outcome::stored, Outcome::duplicate, Outcome::stored}));
+  EXPECT_EQ(seen[2].outcomes, (std::vector<Outcome>{Outcome::stored, Outcome::invalid}));
+  EXPECT_EQ(*store_->count(), 6u);
+}
+
 store::DomainSummary summary(std::uint64_t ok, std::uint64_t failed, int days) {
   store::DomainSummary s;
   s.domain = "example.com";
