@@ -57,7 +57,10 @@ asio::awaitable<void> accept_loop(std::shared_ptr<MetricsEndpoint::State> s) {
     auto [ec, sock] = co_await s->acceptor.async_accept(use_tuple);
     if (ec) {
       if (!s->acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
-      continue;  // EMFILE and the like: keep serving
+      // EMFILE and the like: keep serving, without spinning on the error.
+      asio::steady_timer pause(s->acceptor.get_executor(), std::chrono::milliseconds(100));
+      co_await pause.async_wait(use_tuple);
+      continue;
     }
     asio::co_spawn(s->acceptor.get_executor(), scrape(s, std::move(sock)), asio::detached);
   }
