@@ -9,13 +9,15 @@
 //
 // With --wait it prints "ready" once generated and connected and starts on a line on stdin, so
 // the caller can read the server's CPU time just before and after the load. Prints one JSON
-// line: sent, statuses, seconds, reports/s, p50/p99 latency (ms), the first unexpected answer.
+// line: sent, statuses, seconds, reports/s, p50/p99 latency (ms), its own CPU seconds during the
+// load, the first unexpected answer.
 // Exit 0 when every answer was 201, 1 otherwise, 2 when it could not start.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -140,6 +142,13 @@ class Connection {
   int fd_ = -1;
 };
 
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 double percentile(std::vector<double>& v, double q) {
   if (v.empty()) return 0;
   std::size_t i = std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())));
@@ -238,6 +247,7 @@ int main(int argc, char** argv) {
   std::vector<double> latencies;  // ms
   latencies.reserve(o.count);
   auto t1 = Clock::now();
+  const double cpu1 = cpu_seconds();
   std::vector<std::thread> threads;
   for (std::size_t c = 0; c < o.clients; ++c)
     threads.emplace_back([&, c] {
@@ -275,6 +285,7 @@ int main(int argc, char** argv) {
     });
   for (auto& t : threads) t.join();
   const double seconds = std::chrono::duration<double>(Clock::now() - t1).count();
+  const double client_cpu = cpu_seconds() - cpu1;
 
   std::string st;
   for (auto [s, n] : statuses) st += fmt::format("{}\"{}\":{}", st.empty() ? "" : ",", s, n);
@@ -282,10 +293,10 @@ int main(int argc, char** argv) {
   const double p50 = percentile(latencies, 0.50), p99 = percentile(latencies, 0.99);
   std::printf("%s\n", fmt::format("{{\"sent\":{},\"clients\":{},\"status\":{{{}}},\"seconds\":{:.3f},"
                                   "\"reports_per_second\":{:.1f},\"p50_ms\":{:.3f},\"p99_ms\":{:.3f},"
-                                  "\"reconnects\":{},\"gzip_bytes\":{},\"generate_seconds\":{:.2f},"
+                                  "\"reconnects\":{},\"gzip_bytes\":{},\"generate_seconds\":{:.2f},\"client_cpu_seconds\":{:.2f},"
                                   "\"first_unexpected\":{}}}",
                                   o.count, o.clients, st, seconds, static_cast<double>(o.count) / seconds, p50,
-                                  p99, reconnects, gz_bytes, gen_s, json_string(first_unexpected))
+                                  p99, reconnects, gz_bytes, gen_s, client_cpu, json_string(first_unexpected))
                           .c_str());
   SSL_CTX_free(ctx);
   return created == o.count ? 0 : 1;
