@@ -17,10 +17,6 @@ namespace mtasts::net {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-}
-
 struct MetricsEndpoint::State {
   State(asio::io_context& io, const Metrics& m) : acceptor(io), metrics(m) {}
   tcp::acceptor acceptor;
@@ -29,7 +25,7 @@ struct MetricsEndpoint::State {
 
 namespace {
 
-asio::awaitable<void> scrape(std::shared_ptr<MetricsEndpoint::State> s, tcp::socket sock) {
+asio::awaitable<void> metrics_scrape(std::shared_ptr<MetricsEndpoint::State> s, tcp::socket sock) {
   asio::steady_timer deadline(sock.get_executor(), std::chrono::seconds(5));
   deadline.async_wait([&sock](boost::system::error_code ec) {
     if (!ec) sock.close(ec);
@@ -37,7 +33,7 @@ asio::awaitable<void> scrape(std::shared_ptr<MetricsEndpoint::State> s, tcp::soc
   std::string req;
   char chunk[1024];
   while (req.find("\r\n\r\n") == std::string::npos && req.size() < 8192) {
-    auto [ec, n] = co_await sock.async_read_some(asio::buffer(chunk), use_tuple);
+    auto [ec, n] = co_await sock.async_read_some(asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
     req.append(chunk, n);
   }
@@ -46,23 +42,23 @@ asio::awaitable<void> scrape(std::shared_ptr<MetricsEndpoint::State> s, tcp::soc
   const std::string resp = fmt::format(
       "HTTP/1.1 {}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
       found ? "200 OK" : "404 Not Found", body.size(), body);
-  co_await asio::async_write(sock, asio::buffer(resp), use_tuple);
+  co_await asio::async_write(sock, asio::buffer(resp), asio::as_tuple(asio::use_awaitable));
   deadline.cancel();
   boost::system::error_code ignored;
   sock.shutdown(tcp::socket::shutdown_both, ignored);
 }
 
-asio::awaitable<void> accept_loop(std::shared_ptr<MetricsEndpoint::State> s) {
+asio::awaitable<void> metrics_accept_loop(std::shared_ptr<MetricsEndpoint::State> s) {
   for (;;) {
-    auto [ec, sock] = co_await s->acceptor.async_accept(use_tuple);
+    auto [ec, sock] = co_await s->acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec) {
       if (!s->acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
       // EMFILE and the like: keep serving, without spinning on the error.
       asio::steady_timer pause(s->acceptor.get_executor(), std::chrono::milliseconds(100));
-      co_await pause.async_wait(use_tuple);
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    asio::co_spawn(s->acceptor.get_executor(), scrape(s, std::move(sock)), asio::detached);
+    asio::co_spawn(s->acceptor.get_executor(), metrics_scrape(s, std::move(sock)), asio::detached);
   }
 }
 
@@ -92,7 +88,7 @@ Result<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::start(asio::io_context
   if (!ec) s->acceptor.bind(ep, ec);
   if (!ec) s->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return fail(ec.message());
-  asio::co_spawn(io, accept_loop(s), asio::detached);
+  asio::co_spawn(io, metrics_accept_loop(s), asio::detached);
   return std::unique_ptr<MetricsEndpoint>(new MetricsEndpoint(std::move(s)));
 }
 
