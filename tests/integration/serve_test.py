@@ -324,6 +324,9 @@ max_connections = 10050
     metrics = resp.read().decode()
     c.close()
     check("metrics on the admin listener", resp.status == 200 and "mtasts_serve_requests_total" in metrics)
+    # 67 POSTs reached the store (66 stored, 1 duplicate): group commit used 1 to 67 transactions.
+    commits = [int(l.split()[-1]) for l in metrics.splitlines() if l.startswith("mtasts_reports_commits_total ")]
+    check("report transactions counted", len(commits) == 1 and 1 <= commits[0] <= 67, commits)
     st, _, _ = get("mta-sts.a.test", path="/metrics")
     check("metrics over HTTPS need a token", st == 401)
     st, _, _ = get("mta-sts.a.test", path="/metrics", headers={"Authorization": f"Bearer {token}"})
