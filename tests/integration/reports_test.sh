@@ -131,6 +131,8 @@ run "summary after prune" 0 reports summary --db "$db" --json
 has "empty" "d['domains'] == []"
 
 # The LMTP daemon with --metrics: its counters move with a delivered and with a rejected report.
+run "lmtp --metrics with a host name, not an address: exit 2" 2 reports lmtp --metrics nonsense --listen 127.0.0.1:0 --db "$db"
+grep -q "listen-failed" "$tmp/err" && { pass=$((pass + 1)); echo "ok: the error names it"; } || { fail=$((fail + 1)); echo "FAIL: no listen-failed"; cat "$tmp/err"; }
 "$mtasts" reports lmtp --listen 127.0.0.1:0 --metrics 127.0.0.1:0 --db "$db" 2>"$tmp/lmtp.log" &
 lmtp_pid=$!
 for _ in $(seq 150); do grep -q "metrics on" "$tmp/lmtp.log" && break; sleep 0.2; done
