@@ -199,22 +199,6 @@ int ingest(const ReportsOptions& o) {
   return n(Outcome::refused) || n(Outcome::invalid) ? kExitInvalid : kExitOk;
 }
 
-// "2026-11-01", an RFC 3339 date-time, or "30d" (that many days ago).
-Result<std::int64_t> parse_since(const std::string& s, std::int64_t now) {
-  if (s.empty()) return std::int64_t{0};
-  if (s.size() >= 2 && s.back() == 'd') {
-    std::int64_t days = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size() - 1, days);
-    if (ec == std::errc() && p == s.data() + s.size() - 1 && days >= 0 && days < 100000)
-      return now - days * 86400;
-  }
-  auto t = parse_rfc3339(s.size() == 10 ? s + "T00:00:00Z" : s);
-  if (t) return *t;
-  return Error{"since-invalid", 0, 0,
-               fmt::format("--since \"{}\": give a date (2026-11-01), an RFC 3339 date-time or a "
-                           "number of days (30d)", s), {}};
-}
-
 void print_summary(const store::DomainSummary& s) {
   const auto v = reports::verdict(s);
   const auto total = s.total.successful + s.total.failed;
@@ -253,18 +237,13 @@ void print_summary(const store::DomainSummary& s) {
 }
 
 int summary(const ReportsOptions& o) {
-  auto since = parse_since(o.since, std::time(nullptr));
+  auto since = reports::parse_since(o.since, std::time(nullptr));
   if (!since) return fail("summary", since.error(), o.json);
   auto s = store::open_report_store(o.db);
   if (!s) return fail("summary", s.error(), o.json);
-  auto got = (*s)->summary(o.domain, *since);
+  auto got = reports::summaries(**s, o.domain, *since);
   if (!got) return fail("summary", got.error(), o.json);
   std::vector<store::DomainSummary> all = std::move(got).value();
-  if (all.empty() && !o.domain.empty()) {
-    store::DomainSummary empty;
-    empty.domain = o.domain;
-    all.push_back(empty);
-  }
   if (o.json) {
     print_json(reports::summaries_json(all));
     return kExitOk;

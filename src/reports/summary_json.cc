@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <charconv>
 #include <ctime>
 
 #include "core/datetime.h"
@@ -67,6 +68,41 @@ boost::json::object summaries_json(const std::vector<store::DomainSummary>& all)
   boost::json::array domains;
   for (const auto& s : all) domains.push_back(summary_json(s));
   return {{"domains", std::move(domains)}};
+}
+
+Result<std::int64_t> parse_since(const std::string& s, std::int64_t now) {
+  if (s.empty()) return std::int64_t{0};
+  if (s.size() >= 2 && s.back() == 'd') {
+    std::int64_t days = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size() - 1, days);
+    if (ec == std::errc() && p == s.data() + s.size() - 1 && days >= 0 && days < 100000)
+      return now - days * 86400;
+  }
+  auto t = parse_rfc3339(s.size() == 10 ? s + "T00:00:00Z" : s);
+  if (t) return *t;
+  return Error{"since-invalid", 0, 0,
+               fmt::format("since \"{}\": give a date (2026-11-01), an RFC 3339 date-time or a "
+                           "number of days (30d)", s), {}};
+}
+
+Result<std::vector<store::DomainSummary>> summaries(store::ReportStore& store, const std::string& domain,
+                                                    std::int64_t since) {
+  auto got = store.summary(domain, since);
+  if (!got) return got.error();
+  std::vector<store::DomainSummary> all = std::move(got).value();
+  if (all.empty() && !domain.empty()) {
+    store::DomainSummary empty;
+    empty.domain = domain;
+    all.push_back(empty);
+  }
+  return all;
+}
+
+Result<boost::json::object> summary_document(store::ReportStore& store, const std::string& domain,
+                                             std::int64_t since) {
+  auto all = summaries(store, domain, since);
+  if (!all) return all.error();
+  return summaries_json(*all);
 }
 
 }  // namespace mtasts::reports

@@ -4,7 +4,11 @@
 
 #include <boost/json/fwd.hpp>
 
+#include <cstdint>
+#include <string>
 #include <vector>
+
+#include "core/error.h"
 
 #include "store/report_store.h"
 
@@ -20,5 +24,16 @@ boost::json::object summary_json(const store::DomainSummary& s);
 boost::json::object summaries_json(const std::vector<store::DomainSummary>& all);
 
 double success_rate(const store::SessionCounts& c);
+
+// The start of a summary: "" (everything), "2026-11-01", an RFC 3339 date-time, or "30d" (that
+// many days before `now`). Error code since-invalid.
+Result<std::int64_t> parse_since(const std::string& s, std::int64_t now);
+
+// What `reports summary` shows: every domain with reports since `since`, or only `domain` (an
+// empty summary when it has none); and that as the JSON document of summaries_json().
+Result<std::vector<store::DomainSummary>> summaries(store::ReportStore& store, const std::string& domain,
+                                                    std::int64_t since);
+Result<boost::json::object> summary_document(store::ReportStore& store, const std::string& domain,
+                                             std::int64_t since);
 
 }  // namespace mtasts::reports

@@ -6,6 +6,7 @@
 #include "core/domain.h"
 #include "core/json.h"
 #include "fmt/format.h"
+#include "reports/summary_json.h"
 #include "store/domain_edit.h"
 
 namespace mtasts::serve {
@@ -103,9 +104,11 @@ std::size_t limit_param(const boost::urls::url_view& u, std::size_t fallback, st
 }  // namespace
 
 AdminApi::AdminApi(std::unique_ptr<store::Store> store, std::unique_ptr<store::TokenStore> tokens,
-                   Metrics& metrics, std::function<void()> on_change)
+                   Metrics& metrics, std::function<void()> on_change,
+                   std::unique_ptr<store::ReportStore> reports)
     : store_(std::move(store)),
       tokens_(std::move(tokens)),
+      reports_(std::move(reports)),
       metrics_(metrics),
       on_change_(std::move(on_change)),
       unauthorized_(metrics.counter("mtasts_serve_api_unauthorized_total",
@@ -178,6 +181,14 @@ ApiResponse AdminApi::route(const ApiRequest& request, const std::string& actor,
       out.push_back({{"id", e.id}, {"at", e.at}, {"actor", e.actor}, {"action", e.action},
                      {"domain", e.domain}, {"detail", e.detail}});
     return reply(200, json::object{{"audit", std::move(out)}});
+  }
+  if (seg.size() == 2 && seg[0] == "reports" && seg[1] == "summary" && reports_) {
+    if (m != "GET") return error_reply(405, "method-not-allowed", "use GET");
+    auto since = reports::parse_since(query_param(*url, "since"), now);
+    if (!since) return error_reply(400, since.error());
+    auto doc = reports::summary_document(*reports_, query_param(*url, "domain"), *since);
+    if (!doc) return error_reply(500, doc.error());
+    return reply(200, std::move(doc).value());
   }
   if (seg.empty() || seg[0] != "domains") return error_reply(404, "not-found", "no such API path");
 

@@ -10,6 +10,8 @@
 //   DELETE /api/v1/domains/NAME[?force=true]       refuses unless mode none (409) or forced
 //   GET    /api/v1/domains/NAME/history            every policy version served
 //   GET    /api/v1/audit[?domain=NAME&limit=N]     who changed what, newest first
+//   GET    /api/v1/reports/summary[?domain=NAME&since=WHEN]
+//                                                  TLS-RPT summary, as `mtasts reports summary --json`
 //   GET    /metrics                                Prometheus text
 #pragma once
 
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "core/metrics.h"
+#include "store/report_store.h"
 #include "store/store.h"
 #include "store/token_store.h"
 
@@ -46,7 +49,8 @@ class AdminApi {
  public:
   // `on_change` runs after every successful change so the server reloads at once.
   AdminApi(std::unique_ptr<store::Store> store, std::unique_ptr<store::TokenStore> tokens,
-           Metrics& metrics, std::function<void()> on_change);
+           Metrics& metrics, std::function<void()> on_change,
+           std::unique_ptr<store::ReportStore> reports = nullptr);
   ApiResponse handle(const ApiRequest& request, std::int64_t now);
 
  private:
@@ -54,6 +58,7 @@ class AdminApi {
 
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<store::TokenStore> tokens_;
+  std::unique_ptr<store::ReportStore> reports_;
   Metrics& metrics_;
   std::function<void()> on_change_;
   Counter& unauthorized_;

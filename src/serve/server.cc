@@ -315,10 +315,15 @@ int run(const ServeConfig& config) {
     asio::co_spawn(control_io, acme->run([&] { return policy_hosts(s.hosted.get()->domains()); }), asio::detached);
     control.on_domains_changed = [&] { acme->wake(); };  // a new domain gets its certificate now
   }
-  s.admin = std::make_unique<AdminApi>(std::move(api_store).value(), std::move(tokens).value(), s.metrics, [&] {
-    // After an API change: reload at once (on the control thread).
-    asio::post(control_io, [&] { control.reload_domains(); });
-  });
+  auto api_reports = store::open_report_store(config.db);
+  if (!api_reports) return fail(api_reports.error());
+  s.admin = std::make_unique<AdminApi>(
+      std::move(api_store).value(), std::move(tokens).value(), s.metrics,
+      [&] {
+        // After an API change: reload at once (on the control thread).
+        asio::post(control_io, [&] { control.reload_domains(); });
+      },
+      std::move(api_reports).value());
 
   if (!config.report_path.empty()) {
     auto rs = store::open_report_store(config.db);

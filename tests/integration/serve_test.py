@@ -314,6 +314,21 @@ max_connections = 10050
     check("API remove: no longer served", until(lambda: get("mta-sts.c.test", sni="mta-sts.a.test")[0] == 404, 5))
     st, d = api("GET", "/api/v1/domains/c.test/history", tok=token)
     check("API history", st == 200 and [v["version"] for v in d["history"]] == [1, 2], d)
+    st, d = api("GET", "/api/v1/reports/summary?domain=a.test", tok=token)
+    a_sum = (d or {}).get("domains", [{}])[0] if st == 200 else {}
+    check("API reports summary: the CLI's JSON for a.test (65 reports, 90 ok + 2 failed each)",
+          st == 200 and a_sum.get("domain") == "a.test" and a_sum.get("reports") == 65
+          and a_sum.get("successful") == 65 * 90 and a_sum.get("failed") == 65 * 2
+          and a_sum.get("verdict"), d)
+    st, d = api("GET", "/api/v1/reports/summary", tok=token)
+    check("API reports summary: every domain with reports",
+          st == 200 and sorted(x["domain"] for x in d["domains"]) == ["a.test", "b.test"], d)
+    st, d = api("GET", "/api/v1/reports/summary?since=2030-01-01", tok=token)
+    check("API reports summary since a later date: none", st == 200 and d["domains"] == [], d)
+    st, d = api("GET", "/api/v1/reports/summary?since=yesterday", tok=token)
+    check("API reports summary, bad since: 400 since-invalid", st == 400 and d["error"] == "since-invalid", d)
+    st, d = api("GET", "/api/v1/reports/summary")
+    check("API reports summary without token: 401", st == 401)
     st, d = api("GET", "/api/v1/audit?domain=c.test", tok=token)
     check("API audit names the token", st == 200 and d["audit"] and all(e["actor"] == "api:ci" for e in d["audit"]), d)
     st, d = api("GET", "/api/v1/nothing", tok=token)
