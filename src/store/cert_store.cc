@@ -124,7 +124,7 @@ Result<bool> CertStore::remove_challenge(const std::string& kind, const std::str
 
 Result<std::vector<ChallengeRecord>> CertStore::challenges(std::int64_t now) {
   std::lock_guard lock(mu_);
-  if (auto d = db_->query("DELETE FROM acme_challenges WHERE expires <= $1", {now}); !d) return d.error();
+  // Read every reload tick by every node: a plain read, and a write only when something expired.
   auto rows = db_->query(
       "SELECT kind, name, key_authorization, certificate_pem, private_key_pem, expires "
       "FROM acme_challenges ORDER BY kind, name",
@@ -132,9 +132,15 @@ Result<std::vector<ChallengeRecord>> CertStore::challenges(std::int64_t now) {
   if (!rows) return rows.error();
   std::vector<ChallengeRecord> out;
   out.reserve(rows->size());
-  for (const auto& r : *rows)
-    out.push_back(ChallengeRecord{r[0].value_or(""), r[1].value_or(""), r[2].value_or(""),
-                                  r[3].value_or(""), r[4].value_or(""), to_int(r[5])});
+  bool expired = false;
+  for (const auto& r : *rows) {
+    ChallengeRecord c{r[0].value_or(""), r[1].value_or(""), r[2].value_or(""),
+                      r[3].value_or(""), r[4].value_or(""), to_int(r[5])};
+    if (c.expires <= now) expired = true;
+    else out.push_back(std::move(c));
+  }
+  if (expired)
+    if (auto d = db_->query("DELETE FROM acme_challenges WHERE expires <= $1", {now}); !d) return d.error();
   return out;
 }
 

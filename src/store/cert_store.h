@@ -73,7 +73,7 @@ class CertStore {
   // Challenge answers shared between nodes.
   Result<bool> put_challenge(const ChallengeRecord& record);
   Result<bool> remove_challenge(const std::string& kind, const std::string& name);
-  // Those not expired at `now` (and the expired ones deleted).
+  // Those not expired at `now` (the expired ones are deleted).
   Result<std::vector<ChallengeRecord>> challenges(std::int64_t now);
 
   // Issuance leases: one node at a time orders a certificate for a host. True when `node` holds
