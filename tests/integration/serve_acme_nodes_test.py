@@ -10,17 +10,14 @@ both nodes must serve the certificate B obtained.
 import os
 import shutil
 import signal
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 import knot as knot_mod  # noqa: E402
+import serve_client  # noqa: E402
 from checks import check, finish, until  # noqa: E402
 
 MTASTS = os.path.abspath(sys.argv[1])
@@ -64,31 +61,10 @@ reload_interval = 0.5
         return open(self.log_path).read() if os.path.exists(self.log_path) else ""
 
     def served(self, domain, root):
-        ctx = ssl.create_default_context(cafile=root)
-        try:
-            with socket.create_connection(("127.0.0.1", self.https), timeout=5) as s:
-                with ctx.wrap_socket(s, server_hostname=f"mta-sts.{domain}") as t:
-                    t.sendall(f"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.{domain}\r\n"
-                              "Connection: close\r\n\r\n".encode())
-                    data = b""
-                    while chunk := t.recv(4096):
-                        data += chunk
-                    return data
-        except (OSError, ssl.SSLError):
-            return b""
+        return serve_client.policy_response(self.https, domain, root)
 
     def metric(self, name):
-        try:
-            text = urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/metrics", timeout=5).read().decode()
-        except OSError:
-            return -1
-        total = 0.0
-        seen = False
-        for line in text.splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
-                total += float(line.split()[-1])
-                seen = True
-        return total if seen else -1
+        return serve_client.metric(self.admin, name)
 
 
 def stored_challenges(db):

@@ -6,22 +6,18 @@ HTTP-01 at MTASTS_TEST_ACME_HTTP_PORT and TLS-ALPN-01 at MTASTS_TEST_ACME_TLS_PO
 own listeners answer. Phase 1: HTTP-01 for one domain. Phase 2: a restart with TLS-ALPN-01
 preferred and a second domain; the first certificate comes back from the store.
 """
-import json
 import os
 import shutil
 import signal
-import socket
-import ssl
 import stat
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 import knot as knot_mod  # noqa: E402
+import serve_client  # noqa: E402
 from checks import check, finish, until  # noqa: E402
 
 MTASTS = os.path.abspath(sys.argv[1])
@@ -60,29 +56,10 @@ acme_email = "hostmaster@acme.test"
         return subprocess.Popen([MTASTS, "serve", "--config", config], stdout=log, stderr=subprocess.STDOUT)
 
     def served(domain):
-        """The policy, fetched as a sender would: SNI, certificate verified against pebble's root."""
-        ctx = ssl.create_default_context(cafile=root)
-        try:
-            with socket.create_connection(("127.0.0.1", https), timeout=5) as s:
-                with ctx.wrap_socket(s, server_hostname=f"mta-sts.{domain}") as t:
-                    t.sendall(f"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.{domain}\r\n"
-                              "Connection: close\r\n\r\n".encode())
-                    data = b""
-                    while chunk := t.recv(4096):
-                        data += chunk
-                    return data
-        except (OSError, ssl.SSLError):
-            return b""
+        return serve_client.policy_response(https, domain, root)
 
     def metric(name):
-        try:
-            text = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=5).read().decode()
-        except OSError:
-            return -1
-        for line in text.splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-        return -1
+        return serve_client.metric(admin, name)
 
     r = subprocess.run([MTASTS, "domain", "add", "h.acme.test", "--mx", "mx.h.acme.test", "--db", db],
                        capture_output=True, text=True)
