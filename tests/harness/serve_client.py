@@ -1,8 +1,12 @@
-"""What the serve integration scripts ask of a running `mtasts serve`, as a sender and as Prometheus do.
+"""What the serve integration scripts ask of a running `mtasts serve`, as a sender and as Prometheus
+do, and the setup the ACME scripts share (under with_pebble.py).
 
     policy_response(port, "a.test", ca_file)   # raw HTTP/1.1 response bytes (b"" when TLS/connect fails)
     metric(admin_port, "mtasts_acme_failures_total")   # sum over its labels; -1 when absent or unreachable
+    pebble_root(tmp)                           # pebble's issuing root as a file, for verifying
+    write_acme_config(path, db=..., https=..., ...)   # a serve TOML with ACME on
 """
+import os
 import socket
 import ssl
 import urllib.request
@@ -37,3 +41,27 @@ def metric(port, name, timeout=5):
             total += float(line.split()[-1])
             seen = True
     return total if seen else -1
+
+
+def pebble_root(tmp):
+    """with_pebble.py gives the root as PEM text or as a path; a file in TMP either way."""
+    value = os.environ["MTASTS_TEST_PEBBLE_ROOT"]
+    path = os.path.join(tmp, "pebble-root.pem")
+    with open(path, "w") as f:
+        f.write(value if value.startswith("-----") else open(value).read())
+    return path
+
+
+def write_acme_config(path, *, db, https, http, admin, directory, cert_dir, challenge, extra=""):
+    """A serve config with ACME on, trusting with_pebble.py's CA file; EXTRA: more TOML lines."""
+    with open(path, "w") as f:
+        f.write(f'''[serve]
+db = "{db}"
+listen_https = "127.0.0.1:{https}"
+listen_http = "127.0.0.1:{http}"
+listen_admin = "127.0.0.1:{admin}"
+acme_directory = "{directory}"
+acme_ca_file = "{os.environ['MTASTS_TEST_ACME_CA_FILE']}"
+acme_cert_dir = "{cert_dir}"
+acme_challenge = "{challenge}"
+{extra}''')

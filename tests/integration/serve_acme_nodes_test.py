@@ -35,18 +35,10 @@ class Node:
 
     def start(self, challenge):
         config = os.path.join(self.tmp, f"node-{self.name}.toml")
-        with open(config, "w") as f:
-            f.write(f'''[serve]
-db = "{ENV['MTASTS_TEST_POSTGRES_URL']}"
-listen_https = "127.0.0.1:{self.https}"
-listen_http = "127.0.0.1:{self.http}"
-listen_admin = "127.0.0.1:{self.admin}"
-acme_directory = "{self.directory}"
-acme_ca_file = "{ENV['MTASTS_TEST_ACME_CA_FILE']}"
-acme_cert_dir = "{os.path.join(self.tmp, 'acme-' + self.name)}"
-acme_challenge = "{challenge}"
-reload_interval = 0.5
-''')
+        serve_client.write_acme_config(config, db=ENV["MTASTS_TEST_POSTGRES_URL"], https=self.https,
+                                       http=self.http, admin=self.admin, directory=self.directory,
+                                       cert_dir=os.path.join(self.tmp, "acme-" + self.name),
+                                       challenge=challenge, extra="reload_interval = 0.5\n")
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen([MTASTS, "serve", "--config", config], stdout=log,
                                      stderr=subprocess.STDOUT)
@@ -76,10 +68,7 @@ def stored_challenges(db):
 tmp = tempfile.mkdtemp(prefix="mtasts-serve-acme-nodes-")
 nodes = []
 try:
-    root = os.path.join(tmp, "pebble-root.pem")
-    with open(root, "w") as f:
-        f.write(ENV["MTASTS_TEST_PEBBLE_ROOT"] if ENV["MTASTS_TEST_PEBBLE_ROOT"].startswith("-----")
-                else open(ENV["MTASTS_TEST_PEBBLE_ROOT"]).read())
+    root = serve_client.pebble_root(tmp)
     closed = knot_mod.free_port()  # nothing listens: node A cannot reach its CA
     a = Node("a", tmp, int(ENV["MTASTS_TEST_ACME_TLS_PORT"]), int(ENV["MTASTS_TEST_ACME_HTTP_PORT"]),
              f"https://127.0.0.1:{closed}/dir")

@@ -31,27 +31,15 @@ server = None
 try:
     db = os.path.join(tmp, "mtasts.db")
     acme_dir = os.path.join(tmp, "acme-certs")
-    root = os.path.join(tmp, "pebble-root.pem")
-    with open(root, "w") as f:
-        f.write(ENV["MTASTS_TEST_PEBBLE_ROOT"] if ENV["MTASTS_TEST_PEBBLE_ROOT"].startswith("-----")
-                else open(ENV["MTASTS_TEST_PEBBLE_ROOT"]).read())
+    root = serve_client.pebble_root(tmp)
     https, http_port = int(ENV["MTASTS_TEST_ACME_TLS_PORT"]), int(ENV["MTASTS_TEST_ACME_HTTP_PORT"])
     admin = knot_mod.free_port()
 
     def start(challenge):
         config = os.path.join(tmp, "serve.toml")
-        with open(config, "w") as f:
-            f.write(f'''[serve]
-db = "{db}"
-listen_https = "127.0.0.1:{https}"
-listen_http = "127.0.0.1:{http_port}"
-listen_admin = "127.0.0.1:{admin}"
-acme_directory = "{ENV['MTASTS_TEST_ACME_DIRECTORY']}"
-acme_ca_file = "{ENV['MTASTS_TEST_ACME_CA_FILE']}"
-acme_cert_dir = "{acme_dir}"
-acme_challenge = "{challenge}"
-acme_email = "hostmaster@acme.test"
-''')
+        serve_client.write_acme_config(config, db=db, https=https, http=http_port, admin=admin,
+                                       directory=ENV["MTASTS_TEST_ACME_DIRECTORY"], cert_dir=acme_dir,
+                                       challenge=challenge, extra='acme_email = "hostmaster@acme.test"\n')
         log = open(os.path.join(tmp, f"serve-{challenge}.log"), "w")
         return subprocess.Popen([MTASTS, "serve", "--config", config], stdout=log, stderr=subprocess.STDOUT)
 
