@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <random>
@@ -217,17 +218,28 @@ void AcmeManager::wake() {
   timer_->cancel();
 }
 
+std::chrono::seconds next_pass_wait(const AcmeManagerOptions& options, const AcmePass& pass,
+                                    int failed_in_a_row) {
+  if (!pass.failed.empty()) {
+    auto wait = std::max(options.retry_first, std::chrono::seconds(1));
+    for (int i = 1; i < failed_in_a_row && wait < options.retry_interval; ++i) wait *= 2;
+    return std::min(wait, options.retry_interval);
+  }
+  // (A deferred host is looked at again soon in case the node holding its lease died.)
+  if (!pass.deferred.empty()) return std::min(options.deferred_interval, options.interval);
+  return options.interval;
+}
+
 asio::awaitable<void> AcmeManager::run(std::function<std::vector<std::string>()> hosts) {
   std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<double> spread(1.0 - options_.jitter, 1.0 + options_.jitter);
   asio::steady_timer timer(co_await asio::this_coro::executor);
   timer_ = &timer;
+  int failed_in_a_row = 0;
   while (true) {
     AcmePass pass = co_await run_once(hosts());
-    // (A deferred host is looked at again soon in case the node holding its lease died.)
-    auto base = !pass.failed.empty()    ? options_.retry_interval
-                : !pass.deferred.empty() ? options_.deferred_interval
-                                         : options_.interval;
+    failed_in_a_row = pass.failed.empty() ? 0 : failed_in_a_row + 1;
+    auto base = next_pass_wait(options_, pass, failed_in_a_row);
     timer.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(base * spread(rng)));
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec && !woken_) {  // cancelled: serve is shutting down

@@ -56,7 +56,11 @@ struct AcmeManagerOptions {
   net::AcmeOptions acme;  // directory URL, trust store, challenge preference, timeouts
   std::chrono::seconds renew_before{std::chrono::hours(24 * 30)};
   std::chrono::seconds interval{std::chrono::hours(12)};   // between passes
-  std::chrono::seconds retry_interval{std::chrono::hours(1)};  // after a pass with failures
+  // After a pass with failures: retry_first, doubling with each failed pass in a row, at most
+  // retry_interval (a transient CA or network fault heals in minutes; a lasting one is not
+  // hammered).
+  std::chrono::seconds retry_first{std::chrono::minutes(1)};
+  std::chrono::seconds retry_interval{std::chrono::hours(1)};
   // After a pass where another node held a host's lease: look again this soon.
   std::chrono::seconds deferred_interval{std::chrono::minutes(2)};
   // This node's name in the issuance leases (default: host name and process id).
@@ -77,6 +81,11 @@ struct AcmePass {
   std::vector<std::string> deferred;  // another node holds the lease: it orders this one
   std::map<std::string, Error> failed;
 };
+
+// The wait before the next pass (before jitter), after `pass`; `failed_in_a_row` counts the
+// passes with failures that ended last, this one included.
+std::chrono::seconds next_pass_wait(const AcmeManagerOptions& options, const AcmePass& pass,
+                                    int failed_in_a_row);
 
 // "mta-sts." + domain, for each hosted domain.
 std::vector<std::string> policy_hosts(const std::vector<std::string>& domains);
