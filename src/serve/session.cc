@@ -3,7 +3,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -12,6 +11,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include <array>
+#include <memory>
 #include <ctime>
 
 #include "fmt/format.h"
@@ -109,12 +109,14 @@ class Bucket {
 };
 
 // Timeouts without a timer per operation: each phase moves the connection's deadline (a plain
-// store), and one watchdog per connection closes the socket when the deadline passes.
+// store), and one watchdog timer per connection closes the socket when the deadline passes. The
+// watchdog is a plain completion handler that owns the Connection with the session: no second
+// coroutine, no parallel group, no cancellation slots per connection.
 enum class Phase { handshake, idle, header, write };
 
 struct Connection : SessionHandle {
   Worker& w;
-  tcp::socket* socket = nullptr;
+  tcp::socket* socket = nullptr;  // null once the session ended
   asio::steady_timer timer;
   std::chrono::steady_clock::time_point deadline;
   Phase phase = Phase::handshake;
@@ -128,10 +130,17 @@ struct Connection : SessionHandle {
       if (phase == Phase::idle && socket) socket->cancel(ignored);
     };
   }
-  ~Connection() {
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  // The session is over (also when the io_context is destroyed with it unfinished): the
+  // connection stops counting and the watchdog stops touching the socket.
+  void end() {
+    if (!socket) return;
+    socket = nullptr;
     w.sessions.erase(self);
     w.shared.counters.connections_open.add(-1);
     w.shared.connections.fetch_sub(1, std::memory_order_relaxed);
+    timer.cancel();  // the pending watchdog runs once more, sees the end and lets go
   }
   void expect(Phase p, std::chrono::milliseconds within) {
     phase = p;
@@ -141,22 +150,34 @@ struct Connection : SessionHandle {
   }
 };
 
-asio::awaitable<void> watchdog(Connection& c) {
-  for (;;) {
-    c.timer.expires_at(c.deadline);
-    co_await c.timer.async_wait(use_tuple);  // fired, re-armed or cancelled: see below
-    auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
-    if (cancelled != asio::cancellation_type::none) co_return;  // the session ended first
-    if (c.deadline > std::chrono::steady_clock::now()) continue;  // moved or re-armed
-    Counters& n = c.w.shared.counters;
-    if (c.phase == Phase::idle) n.idle_closes.inc();
-    else if (c.phase == Phase::header) n.header_timeouts.inc();
+void watch(std::shared_ptr<Connection> c) {
+  Connection& conn = *c;
+  conn.timer.expires_at(conn.deadline);
+  conn.timer.async_wait([c = std::move(c)](const boost::system::error_code&) mutable {
+    if (!c->socket) return;  // the session ended
+    if (c->deadline > std::chrono::steady_clock::now()) return watch(std::move(c));  // moved or re-armed
+    Counters& n = c->w.shared.counters;
+    if (c->phase == Phase::idle) n.idle_closes.inc();
+    else if (c->phase == Phase::header) n.header_timeouts.inc();
     // (a handshake cut short is counted by the session, whose handshake then fails)
     boost::system::error_code ignored;
-    c.socket->close(ignored);
-    co_return;
-  }
+    c->socket->close(ignored);  // the session's pending operation fails and it ends
+  });
 }
+
+// Starts the watchdog over `socket`; the session ends the connection when it returns or unwinds.
+struct Watched {
+  std::shared_ptr<Connection> conn;
+  Watched(Worker& w, tcp::socket& socket, Phase phase, std::chrono::milliseconds within)
+      : conn(std::make_shared<Connection>(w)) {
+    conn->socket = &socket;
+    conn->expect(phase, within);
+    watch(conn);
+  }
+  ~Watched() { conn->end(); }
+  Watched(const Watched&) = delete;
+  Watched& operator=(const Watched&) = delete;
+};
 
 // The admin API on the store thread; the coroutine resumes on its worker afterwards.
 asio::awaitable<Reply> admin(Worker& w, ApiRequest request) {
@@ -299,31 +320,22 @@ asio::awaitable<void> serve_requests(Worker& w, Stream& stream, ListenerKind kin
 }
 
 asio::awaitable<void> https_session(Worker& w, tcp::socket socket) {
-  using namespace asio::experimental::awaitable_operators;
-  Connection conn(w);
   Shared& s = w.shared;
   beast::ssl_stream<tcp::socket> stream(std::move(socket), *s.tls);
-  conn.socket = &beast::get_lowest_layer(stream);
-  conn.expect(Phase::handshake, s.config.handshake_timeout);
-  auto serve = [&]() -> asio::awaitable<void> {
-    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
-    if (ec) {
-      s.counters.handshake_failures.inc();
-      co_return;
-    }
-    s.counters.handshakes.inc();
-    const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
-    co_await serve_requests(w, stream, ListenerKind::https, conn, sni ? sni : "");
-  };
-  co_await (serve() || watchdog(conn));
+  Watched watched(w, beast::get_lowest_layer(stream), Phase::handshake, s.config.handshake_timeout);
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+  if (ec) {
+    s.counters.handshake_failures.inc();
+    co_return;
+  }
+  s.counters.handshakes.inc();
+  const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+  co_await serve_requests(w, stream, ListenerKind::https, *watched.conn, sni ? sni : "");
 }
 
 asio::awaitable<void> plain_session(Worker& w, tcp::socket socket, ListenerKind kind) {
-  using namespace asio::experimental::awaitable_operators;
-  Connection conn(w);
-  conn.socket = &socket;
-  conn.expect(Phase::idle, w.shared.config.idle_timeout);
-  co_await (serve_requests(w, socket, kind, conn, "") || watchdog(conn));
+  Watched watched(w, socket, Phase::idle, w.shared.config.idle_timeout);
+  co_await serve_requests(w, socket, kind, *watched.conn, "");
 }
 
 }  // namespace
