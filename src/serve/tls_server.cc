@@ -103,7 +103,8 @@ SSL_CTX* make_server_context(TlsServerHooks* hooks, std::string& error) {
   // Session tickets (stateless resumption) stay on; no server-side session cache to grow.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx, 1);
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // The chain sent is exactly the one configured, never one built from a trust store.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
   SSL_CTX_set_ex_data(ctx, hooks_index(), hooks);
   SSL_CTX_set_tlsext_servername_callback(ctx, on_servername);
   SSL_CTX_set_alpn_select_cb(ctx, on_alpn, nullptr);
