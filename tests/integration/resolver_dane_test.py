@@ -7,6 +7,7 @@ knotd signs some zones (DNSSEC), the resolver validates with libunbound from a t
   signed, no TLSA                     -> the MTA-STS answer
   unsigned                            -> the MTA-STS answer
   bogus MX (anchor mismatch)          -> TEMP; bogus TLSA (secure MX and A) -> TEMP
+  a DNS failure on the DANE path      -> TEMP
   a zone with dane = false            -> the MTA-STS answer for all of them
 
     python3 -S resolver_dane_test.py MTASTS TESTD      (as root: it makes a private namespace)"""
@@ -90,6 +91,8 @@ def main():
         got = c.query("postfix", "badtlsa.test")
         check(got.startswith("TEMP _25._tcp.mx1.badtlsa.test TLSA is DNSSEC-bogus"),
               f"bogus TLSA of an MX host with secure addresses: TEMP ({got!r})")
+        got = c.query("postfix", "host.unserved.example")  # knotd refuses: the MX lookup fails
+        check(got.startswith("TEMP "), f"DNS failure on the DANE path: TEMP ({got!r})")
         for d in ("dane.test", "partial.test", "bogus.test"):
             got = c.query("nodane", d)
             check(got == sts(d), f"zone with dane = false: {d} gets the MTA-STS answer ({got!r})")
@@ -98,6 +101,10 @@ def main():
               "dane-only probes counted")
         check((metric(mport, "mtasts_resolver_dane_probes_total", '{result="bogus"}') or 0) >= 2,
               "bogus probes counted")
+        check((metric(mport, "mtasts_resolver_dane_probes_total", '{result="failed"}') or 0) >= 1,
+              "failed probes counted")
+        check((metric(mport, "mtasts_resolver_dane_probes_total", '{result="none"}') or 0) >= 2,
+              "probes without DANE counted")
         check((metric(mport, "mtasts_resolver_dane_replies_total") or 0) >= 3, "DANE replies counted")
 
         # mtasts query explains the decision.
