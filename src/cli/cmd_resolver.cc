@@ -16,8 +16,10 @@
 #include "core/socketmap.h"
 #include "fmt/format.h"
 #include "net/cares_resolver.h"
+#include "net/unbound_resolver.h"
 #include "net/tls.h"
 #include "resolve/config.h"
+#include "resolve/dane_probe.h"
 #include "resolve/lookup.h"
 #include "resolve/server.h"
 #include "store/policy_cache.h"
@@ -34,7 +36,8 @@ struct ResolverOptions {
   std::string db, dns_server, ca_file, metrics_listen, log_level = "info";
   std::vector<std::string> connect_to;
   unsigned threads = 0;
-  bool json = false, expired = false;
+  bool json = false, expired = false, dane = false;
+  std::string dane_trust_anchor;
   std::vector<std::string> domains;
 };
 
@@ -57,6 +60,9 @@ std::optional<resolve::Config> effective_config(const ResolverOptions& o, std::s
   if (!o.metrics_listen.empty()) c.metrics_listen = o.metrics_listen;
   if (!o.connect_to.empty()) c.connect_to = o.connect_to;
   if (o.threads) c.threads = o.threads;
+  if (o.dane) c.dane = true;
+  if (!o.dane_trust_anchor.empty()) c.dane_trust_anchor = o.dane_trust_anchor;
+  c.resolve_dane();
   return c;
 }
 
@@ -163,11 +169,23 @@ int run_purge(const ResolverOptions& o) {
 }
 
 struct QueryOptions {
-  std::string domain, dns_server, ca_file;
+  std::string domain, dns_server, ca_file, dane_trust_anchor;
   std::vector<std::string> connect_to;
   double timeout = 10;
-  bool json = false, strict_testing = false, tlsrpt = false, no_sni = false;
+  bool json = false, strict_testing = false, tlsrpt = false, no_sni = false, dane = false;
 };
+
+boost::json::object dane_json(const resolve::DaneProbe& p) {
+  const auto& d = p.decision;
+  boost::json::array hosts;
+  for (const auto& h : d.hosts)
+    hosts.push_back(boost::json::object{{"host", h.host}, {"answer", to_string(h.answer)}, {"usable", h.usable},
+                                        {"unusable", h.unusable}, {"why", h.why}});
+  boost::json::object out{{"answer", to_string(d.answer)}, {"reason", d.reason}, {"ttl", d.ttl},
+                          {"mx", to_string(p.observation.mx.security)}, {"hosts", std::move(hosts)}};
+  if (!d.result_type.empty()) out["result_type"] = d.result_type;
+  return out;
+}
 
 int run_query(const QueryOptions& o) {
   auto domain = policy_domain_of_key(o.domain);
@@ -207,9 +225,22 @@ int run_query(const QueryOptions& o) {
     fmt::print(stderr, "mtasts query: {}\n", error);
     return kExitUsage;
   }
+  std::unique_ptr<net::UnboundResolver> dnssec;
+  if (o.dane) {
+    net::DnssecOptions dopts;
+    dopts.server = ropts.server;
+    if (!o.dane_trust_anchor.empty()) dopts.trust_anchor_file = o.dane_trust_anchor;
+    dnssec = net::UnboundResolver::create(io, dopts, error);
+    if (!dnssec) {
+      fmt::print(stderr, "mtasts query: --dane: {}\n", error);
+      return kExitUsage;
+    }
+  }
   resolve::Lookup result;
+  std::optional<resolve::DaneProbe> dane;
   const std::int64_t now = std::time(nullptr);
   asio::co_spawn(io, [&]() -> net::awaitable<void> {
+    if (dnssec) dane = co_await resolve::probe_dane(*dnssec, *domain);
     result = co_await resolve::lookup(*resolver, fetch, *domain, std::nullopt, now, 0, CacheTuning{}, true);
   }, [&](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);
@@ -226,23 +257,36 @@ int run_query(const QueryOptions& o) {
                           ? policy_answer(*domain, d.entry->policy, d.entry->policy_text, zone)
                       : d.answer == Answer::temp_failure ? temp_answer(d.reason)
                                                          : not_found_answer();
+  // DANE takes precedence (RFC 8461 §2); a bogus or failed DANE probe is TEMP.
+  const DaneAnswer dane_answer_kind = dane ? dane->decision.answer : DaneAnswer::none;
+  if (dane_answer_kind == DaneAnswer::temp) reply = temp_answer(dane->decision.reason);
+  else if (dane_answer_kind != DaneAnswer::none) reply = dane_answer(dane_answer_kind);
   if (o.json) {
     boost::json::object out{{"domain", *domain}, {"answer", reply}, {"decision", to_string(d.answer)},
                             {"reason", d.reason}};
+    if (dane) out["dane"] = dane_json(*dane);
     if (result.txt.kind == TxtObservation::Kind::record) out["id"] = result.txt.id;
     if (result.fetch && !result.fetch->ok) out["result_type"] = result.fetch->result_type;
     out["policy"] = d.entry ? to_json(d.entry->policy) : boost::json::value(nullptr);
     print_json(out);
   } else {
     fmt::print("{}: {}\n", *domain, reply);
-    fmt::print("  why: {}\n", d.reason);
+    if (dane) {
+      const auto& dd = dane->decision;
+      fmt::print("  dane: {}: {}{}\n", to_string(dd.answer), dd.reason,
+                 dd.result_type.empty() ? "" : fmt::format(" ({})", dd.result_type));
+      for (const auto& h : dd.hosts) fmt::print("    {}: {}\n", h.host, h.why);
+      if (dd.answer == DaneAnswer::dane || dd.answer == DaneAnswer::dane_only)
+        fmt::print("  DANE takes precedence over MTA-STS (RFC 8461 §2); Postfix needs smtp_dns_support_level = dnssec\n");
+    }
+    fmt::print("  {}: {}\n", dane ? "mta-sts" : "why", d.reason);
     if (d.entry && d.answer == Answer::policy) {
       if (d.entry->policy.mode == Mode::testing && !zone.strict_testing)
         fmt::print("  mode testing: Postfix delivers as without MTA-STS (strict_testing enforces it)\n");
       if (d.entry->policy.mode == Mode::none) fmt::print("  mode none: the domain withdrew its policy\n");
     }
   }
-  return d.answer == Answer::temp_failure ? kExitUsage : kExitOk;
+  return d.answer == Answer::temp_failure || dane_answer_kind == DaneAnswer::temp ? kExitUsage : kExitOk;
 }
 
 }  // namespace
@@ -260,6 +304,9 @@ void register_resolver_commands(CLI::App& app, int& exit_code) {
   cmd->add_option("--ca-file", opt.ca_file, "trust these CA certificates instead of the system's");
   cmd->add_option("--connect-to", opt.connect_to, "HOST:PORT:ADDR:PORT for the policy fetch (tests; repeatable)");
   cmd->add_option("--metrics-listen", opt.metrics_listen, "A:P serving Prometheus /metrics over HTTP");
+  cmd->add_flag("--dane", opt.dane, "DANE precedence in every zone without its own `dane` (docs/resolver.md)");
+  cmd->add_option("--dane-trust-anchor", opt.dane_trust_anchor,
+                  "DS/DNSKEY trust anchors for DANE (default /usr/share/dns/root.key)");
   cmd->add_option("--threads", opt.threads, "I/O threads (default: one per core)")->check(CLI::Range(1, 256));
   cmd->add_option("--log-level", opt.log_level, "debug, info (default), warn, error");
   auto* dump = cmd->add_subcommand("dump", "print the cached policies");
@@ -287,6 +334,9 @@ void register_resolver_commands(CLI::App& app, int& exit_code) {
   query->add_flag("--strict-testing", q.strict_testing, "answer testing policies like enforce");
   query->add_flag("--tlsrpt", q.tlsrpt, "add the Postfix 3.10 TLSRPT attributes");
   query->add_flag("--no-sni", q.no_sni, "leave out servername=hostname");
+  query->add_flag("--dane", q.dane, "probe DANE first (MX, TLSA through a validating resolver) as the resolver does");
+  query->add_option("--dane-trust-anchor", q.dane_trust_anchor,
+                    "DS/DNSKEY trust anchors (default /usr/share/dns/root.key)");
   query->add_flag("--json", q.json, "one JSON document");
   query->callback([&] { exit_code = run_query(q); });
 }

@@ -16,7 +16,11 @@ Error bad(const toml::node* node, std::string message) {
 std::optional<Error> read_zone(const toml::table& t, std::string_view where, Zone& z) {
   for (auto&& [key, node] : t) {
     std::string_view k = key.str();
-    if (k == "strict_testing" || k == "require_sni" || k == "tlsrpt") {
+    if (k == "dane") {
+      auto v = node.value_exact<bool>();
+      if (!v) return bad(&node, fmt::format("{}.dane must be true or false", where));
+      z.dane = *v;
+    } else if (k == "strict_testing" || k == "require_sni" || k == "tlsrpt") {
       auto v = node.value<bool>();
       if (!v) return bad(&node, fmt::format("{}.{} must be true or false", where, k));
       (k == "strict_testing" ? z.answer.strict_testing : k == "require_sni" ? z.answer.require_sni : z.answer.tlsrpt) = *v;
@@ -63,10 +67,16 @@ Result<Config> load_config(const std::string& path) {
           c.listen.push_back(*v);
         }
       } else return bad(&node, "listen must be a string or a list of strings");
-    } else if (k == "db" || k == "dns_server" || k == "ca_file" || k == "metrics_listen") {
+    } else if (k == "db" || k == "dns_server" || k == "ca_file" || k == "metrics_listen" ||
+               k == "dane_trust_anchor") {
       auto v = node.value<std::string>();
       if (!v) return bad(&node, fmt::format("{} must be a string", k));
-      (k == "db" ? c.db : k == "dns_server" ? c.dns_server : k == "ca_file" ? c.ca_file : c.metrics_listen) = *v;
+      (k == "db" ? c.db : k == "dns_server" ? c.dns_server : k == "ca_file" ? c.ca_file
+       : k == "metrics_listen" ? c.metrics_listen : c.dane_trust_anchor) = *v;
+    } else if (k == "dane") {
+      auto v = node.value_exact<bool>();
+      if (!v) return bad(&node, "dane must be true or false");
+      c.dane = *v;
     } else if (k == "socket_mode") {
       auto v = node.value<std::string>();
       if (!v || v->empty() || v->size() > 4 || v->find_first_not_of("01234567") != std::string::npos)
@@ -127,6 +137,7 @@ Result<Config> load_config(const std::string& path) {
     }
     if (e) return *e;
   }
+  c.resolve_dane();
   return c;
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@ namespace mtasts::resolve {
 struct Zone {
   ZoneSettings answer;
   std::chrono::milliseconds timeout{4000};  // DNS plus policy fetch, per lookup
+  std::optional<bool> dane;                 // this zone's `dane`; unset: the global one
+  bool use_dane = false;                    // the effective setting (resolve_dane)
 };
 
 struct Config {
@@ -38,8 +41,24 @@ struct Config {
   bool refresh = true;               // proactive refresh in the background
   std::chrono::seconds refresh_every{60};  // how often the store is asked what is due
   std::size_t refresh_concurrency = 20;
+  // DANE precedence (docs/resolver.md): off unless asked for, since Postfix then needs
+  // smtp_dns_support_level = dnssec and a validating resolver of its own.
+  bool dane = false;
+  std::string dane_trust_anchor = "/usr/share/dns/root.key";  // Debian's dns-root-data
   Zone default_zone;
   std::map<std::string, Zone, std::less<>> zones;
+
+  // After the file and the flags: each zone's use_dane from its own `dane` or the global one.
+  void resolve_dane() {
+    default_zone.use_dane = default_zone.dane.value_or(dane);
+    for (auto& [name, z] : zones) z.use_dane = z.dane.value_or(dane);
+  }
+  bool any_dane() const {
+    if (default_zone.use_dane) return true;
+    for (const auto& [name, z] : zones)
+      if (z.use_dane) return true;
+    return false;
+  }
 
   const Zone& zone(std::string_view name) const {
     auto it = zones.find(name);

@@ -10,8 +10,10 @@
 #include <spdlog/spdlog.h>
 
 #include <ctime>
+#include <limits>
 
 #include "net/wait_group.h"
+#include "resolve/dane_probe.h"
 #include "resolve/lookup.h"
 
 namespace asio = boost::asio;
@@ -19,6 +21,10 @@ namespace asio = boost::asio;
 namespace mtasts::resolve {
 
 std::string format_reply(const Verdict& v, const Zone& zone) {
+  if (zone.use_dane) {
+    if (v.dane == DaneAnswer::temp) return temp_answer(v.dane_reason);
+    if (v.dane == DaneAnswer::dane || v.dane == DaneAnswer::dane_only) return dane_answer(v.dane);
+  }
   switch (v.answer) {
     case Answer::policy:
       return policy_answer(v.policy->domain, v.policy->policy, v.policy->policy_text, zone.answer);
@@ -74,6 +80,13 @@ Engine::Engine(const Config& config, Metrics& metrics, std::unique_ptr<store::Po
                                      "policies added, replaced or expired");
   store_errors_ = &metrics.counter("mtasts_resolver_store_errors_total", "failed store reads and writes");
   refreshes_ = &metrics.counter("mtasts_resolver_refreshes_total", "background refreshes (RFC 8461 §10.2)");
+  const std::string probes = "mtasts_resolver_dane_probes_total";
+  const std::string dane_help = "DANE probes (MX, A, AAAA, TLSA through the validating resolver) by outcome";
+  dane_only_ = &metrics.counter(probes, dane_help, {{"result", "dane-only"}});
+  dane_ = &metrics.counter(probes, dane_help, {{"result", "dane"}});
+  dane_none_ = &metrics.counter(probes, dane_help, {{"result", "none"}});
+  dane_bogus_ = &metrics.counter(probes, dane_help, {{"result", "bogus"}});
+  dane_failed_ = &metrics.counter(probes, dane_help, {{"result", "failed"}});
   metrics.gauge_fn("mtasts_resolver_hot_entries", "domains in the in-memory hot set",
                    [this] { return static_cast<double>(hot_.size()); });
 }
@@ -92,11 +105,21 @@ std::unique_ptr<Engine> Engine::create(const Config& config, Metrics& metrics,
   }
   ropts.timeout = std::chrono::milliseconds(1500);
   ropts.tries = 2;
+  net::DnssecOptions dopts;
+  dopts.server = ropts.server;
+  dopts.trust_anchor_file = config.dane_trust_anchor;
   unsigned shards = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < shards; ++i) {
     auto shard = std::make_unique<Shard>();
     shard->resolver = net::CaresResolver::create(shard->io, ropts, error);
     if (!shard->resolver) return nullptr;
+    if (config.any_dane()) {
+      shard->dnssec = net::UnboundResolver::create(shard->io, dopts, error);
+      if (!shard->dnssec) {
+        error = "dane: " + error;
+        return nullptr;
+      }
+    }
     e->shards_.push_back(std::move(shard));
   }
   e->tls_ = net::make_client_context(config.ca_file, net::TlsFloor::tls12, error);
@@ -122,6 +145,7 @@ std::optional<Verdict> Engine::from_memory(const std::string& domain, std::int64
   Verdict v;
   v.answer = hit->policy ? Answer::policy : Answer::no_policy;
   v.policy = std::move(hit->policy);
+  v.dane = hit->dane;
   return v;
 }
 
@@ -131,6 +155,7 @@ bool Engine::reply_from_memory(std::string_view domain, const Zone& zone, std::i
     Verdict v;
     v.answer = hit.policy ? Answer::policy : Answer::no_policy;
     v.policy = hit.policy;
+    v.dane = hit.dane;
     return format_reply(v, zone);
   };
   if (!hot_.reply(domain, now, config_.tuning.grace, &zone, format, reply)) return false;
@@ -212,7 +237,29 @@ net::awaitable<Verdict> Engine::lookup_once(const std::string& domain,
   opts.timeout = timeout;
   Shard& shard = shard_of(domain);
   const double jitter = std::uniform_real_distribution<double>(0, 1)(shard.rng);
-  Lookup l = co_await lookup(*shard.resolver, opts, domain, cached, now, jitter, config_.tuning, force);
+  // The MTA-STS lookup and the DANE probe run side by side: zones without DANE need the former.
+  Lookup l;
+  std::optional<DaneProbe> dane;
+  std::vector<std::function<net::awaitable<void>()>> both;
+  both.push_back([&]() -> net::awaitable<void> {
+    try {
+      l = co_await lookup(*shard.resolver, opts, domain, cached, now, jitter, config_.tuning, force);
+    } catch (const std::exception& e) {
+      l.decision.answer = Answer::temp_failure;
+      l.decision.reason = std::string("internal error: ") + e.what();
+    }
+  });
+  if (shard.dnssec)
+    both.push_back([&]() -> net::awaitable<void> {
+      try {
+        dane = co_await probe_dane(*shard.dnssec, domain);
+      } catch (const std::exception& e) {
+        dane.emplace();
+        dane->decision.answer = DaneAnswer::temp;
+        dane->decision.reason = std::string("internal error: ") + e.what();
+      }
+    });
+  co_await net::run_all(std::move(both));
   if (l.txt_checked) {
     dns_lookups_->inc();
     if (l.txt.kind == TxtObservation::Kind::dns_failure) dns_failures_->inc();
@@ -242,9 +289,22 @@ net::awaitable<Verdict> Engine::lookup_once(const std::string& domain,
     spdlog::info("{}", d.change);
   }
   Verdict v = verdict_of(d);
-  if (v.answer == Answer::policy) hot_.put(domain, {v.policy, v.policy->checked});
-  else if (v.answer == Answer::no_policy) hot_.put(domain, {nullptr, now});
-  else hot_.erase(domain);
+  std::int64_t until = std::numeric_limits<std::int64_t>::max();
+  if (dane) {
+    const DaneDecision& dd = dane->decision;
+    v.dane = dd.answer;
+    v.dane_reason = dd.reason;
+    until = now + std::max<std::int64_t>(dd.ttl, 1);
+    const bool bogus = dd.answer == DaneAnswer::temp && dd.result_type == "dnssec-invalid";
+    (dd.answer == DaneAnswer::dane_only ? dane_only_ : dd.answer == DaneAnswer::dane ? dane_
+     : dd.answer == DaneAnswer::none ? dane_none_ : bogus ? dane_bogus_ : dane_failed_)->inc();
+    if (dd.answer == DaneAnswer::temp) spdlog::warn("{}: DANE: {}", domain, dd.reason);
+    else spdlog::debug("{}: DANE {}: {}", domain, to_string(dd.answer), dd.reason);
+  }
+  // A TEMP (MTA-STS or DANE) is not remembered: the next lookup asks again.
+  if (v.answer == Answer::temp_failure || v.dane == DaneAnswer::temp) hot_.erase(domain);
+  else if (v.answer == Answer::policy) hot_.put(domain, {v.policy, v.policy->checked, v.dane, until});
+  else hot_.put(domain, {nullptr, now, v.dane, until});
   co_return v;
 }
 

@@ -19,6 +19,7 @@
 #include "core/metrics.h"
 #include "core/sts_cache.h"
 #include "net/cares_resolver.h"
+#include "net/unbound_resolver.h"
 #include "net/policy_fetch.h"
 #include "resolve/config.h"
 #include "resolve/hot_set.h"
@@ -31,6 +32,10 @@ struct Verdict {
   Answer answer = Answer::no_policy;  // policy, no_policy or temp_failure
   std::shared_ptr<const CachedPolicy> policy;
   std::string reason;  // temp_failure: the TEMP text
+  // The DANE probe (zones with `dane`): dane / dane_only take precedence over the MTA-STS answer
+  // (RFC 8461 §2), temp (bogus or failed DNSSEC lookups) answers TEMP with `dane_reason`.
+  DaneAnswer dane = DaneAnswer::none;
+  std::string dane_reason;
 };
 
 std::string format_reply(const Verdict& v, const Zone& zone);
@@ -74,6 +79,7 @@ class Engine {
   struct Shard {
     boost::asio::io_context io{1};
     std::unique_ptr<net::CaresResolver> resolver;
+    std::unique_ptr<net::UnboundResolver> dnssec;  // when a zone uses DANE
     std::unordered_map<std::string, std::shared_ptr<Flight>> inflight;  // this shard's thread only
     std::mt19937_64 rng{std::random_device{}()};
     std::thread thread;
@@ -101,6 +107,11 @@ class Engine {
   Counter* policy_changes_;
   Counter* store_errors_;
   Counter* refreshes_;
+  Counter* dane_only_;
+  Counter* dane_;
+  Counter* dane_none_;
+  Counter* dane_bogus_;
+  Counter* dane_failed_;
 };
 
 }  // namespace mtasts::resolve

@@ -1,9 +1,11 @@
 // The resolver's in-memory hot set: the most recently used domains' cache entries (positive, or
-// "no policy" for a grace period), bounded in count, shared by the I/O threads. The store holds
+// "no policy" for a grace period, with the DANE answer until its TTL ends), bounded in count,
+// shared by the I/O threads. The store holds
 // everything; this only saves the store round trip and DNS within the grace period.
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -14,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/dane.h"
 #include "core/sts_cache.h"
 
 namespace mtasts::resolve {
@@ -25,6 +28,8 @@ class HotSet {
   struct Hit {
     std::shared_ptr<const CachedPolicy> policy;  // null: "no policy" was seen at `checked`
     std::int64_t checked = 0;
+    DaneAnswer dane = DaneAnswer::none;  // the DANE probe's answer (none when not probed)
+    std::int64_t until = std::numeric_limits<std::int64_t>::max();  // the DANE answer's TTL ends
   };
 
   // The entry when it can answer alone at `now` (within the grace, not expired).
@@ -58,7 +63,8 @@ class HotSet {
     if (out.size() > kMaxMemoReply) return true;
     std::lock_guard lock(mu_);
     auto it = map_.find(domain);
-    if (it == map_.end() || it->second->hit.policy != hit.policy || it->second->hit.checked != hit.checked)
+    if (it == map_.end() || it->second->hit.policy != hit.policy || it->second->hit.checked != hit.checked ||
+        it->second->hit.dane != hit.dane)
       return true;  // replaced meanwhile
     for (const auto& r : it->second->replies)
       if (r.first == zone) return true;
@@ -119,7 +125,7 @@ class HotSet {
     auto it = map_.find(domain);
     if (it == map_.end()) return nullptr;
     const Hit& h = it->second->hit;
-    if (now < h.checked || now - h.checked >= grace || (h.policy && !h.policy->valid_at(now)))
+    if (now < h.checked || now - h.checked >= grace || now >= h.until || (h.policy && !h.policy->valid_at(now)))
       return nullptr;
     lru_.splice(lru_.begin(), lru_, it->second);
     return &*it->second;

@@ -69,6 +69,7 @@ struct Server {
   Counter& replies_ok = metrics.counter("mtasts_resolver_lookups_total", "socketmap replies by status", {{"status", "OK"}});
   Counter& replies_notfound = metrics.counter("mtasts_resolver_lookups_total", "socketmap replies by status", {{"status", "NOTFOUND"}});
   Counter& replies_temp = metrics.counter("mtasts_resolver_lookups_total", "socketmap replies by status", {{"status", "TEMP"}});
+  Counter& replies_dane = metrics.counter("mtasts_resolver_dane_replies_total", "OK replies that are DANE (dane, dane-only)");
   Counter& replies_perm = metrics.counter("mtasts_resolver_lookups_total", "socketmap replies by status", {{"status", "PERM"}});
   Counter& bad_netstrings = metrics.counter("mtasts_resolver_bad_requests_total", "malformed requests (connection closed for netstrings)", {{"kind", "netstring"}});
   Counter& bad_requests = metrics.counter("mtasts_resolver_bad_requests_total", "malformed requests (connection closed for netstrings)", {{"kind", "request"}});
@@ -98,8 +99,17 @@ struct Server {
       if (!domain || *domain == req->key || !engine->reply_from_memory(*domain, zone, now, reply))
         return false;
     }
-    (reply.starts_with("OK") ? replies_ok : replies_notfound).inc();
+    count(reply);
     return true;
+  }
+
+  void count(std::string_view reply) {
+    if (reply.starts_with("OK")) {
+      replies_ok.inc();
+      if (reply.starts_with("OK dane")) replies_dane.inc();
+    } else {
+      (reply.starts_with("TEMP") ? replies_temp : replies_notfound).inc();
+    }
   }
 
   net::awaitable<std::string> answer(std::string_view payload) {
@@ -118,7 +128,7 @@ struct Server {
     auto v = engine->from_memory(*domain, static_cast<std::int64_t>(std::time(nullptr)));
     if (!v) v = co_await engine->resolve(*domain, zone.timeout);
     std::string reply = format_reply(*v, zone);
-    (reply.starts_with("OK") ? replies_ok : reply.starts_with("TEMP") ? replies_temp : replies_notfound).inc();
+    count(reply);
     co_return reply;
   }
 

@@ -9,6 +9,9 @@ As a module:
         dns.port   # kdig @127.0.0.1 -p PORT ...
     Knot(workdir, zones, port=53)   # a fixed port instead (e.g. inside a network namespace)
 
+    Knot(workdir, zones, signed={"dane.test"})   # knotd signs those zones (DNSSEC, automatic keys)
+        dns.trust_anchors(["dane.test"])            # their DNSKEY (KSK) records, for a validator
+
 Each zone gets an SOA and an NS record (`ns`, 127.0.0.1) unless its records have their own.
 `catch_all` (default "test") also serves an empty parent zone so that names outside every test zone
 get NXDOMAIN, as on the real internet, instead of knotd's REFUSED.
@@ -81,9 +84,10 @@ class KnotError(RuntimeError):
 
 
 class Knot:
-    def __init__(self, workdir, zones, catch_all="test", deadline=20.0, port=None):
+    def __init__(self, workdir, zones, catch_all="test", deadline=20.0, port=None, signed=()):
         self.dir = os.path.abspath(workdir)
         self.zones = {z.rstrip(".").lower(): list(r) for z, r in zones.items()}
+        self.signed = {z.rstrip(".").lower() for z in signed}
         if catch_all and catch_all not in self.zones:
             self.zones[catch_all] = []
         self.deadline = deadline
@@ -129,6 +133,10 @@ zone:
 """)
             for name in self.zones:
                 f.write(f"  - domain: {name}\n")
+                if name in self.signed:
+                    # Knot's default policy: ECDSA P-256 (algorithm 13), a KSK and a ZSK, kept in
+                    # the storage's key database across restarts of the same workdir.
+                    f.write("    dnssec-signing: on\n")
         return conf
 
     def start(self):
@@ -196,6 +204,22 @@ zone:
                 answers.append((rr.get("NAME", "").rstrip(".").lower(), rr.get("TYPEname"), data))
             out[key] = (msg.get("RCODE"), answers)
         return out
+
+    def trust_anchors(self, zones, deadline=20.0):
+        """The KSK DNSKEY records of signed zones, as zone-file lines for a validator's trust
+        anchor file. Polls until knotd has signed each zone."""
+        lines = []
+        for zone in zones:
+            end = time.monotonic() + deadline
+            while True:
+                keys = [k for k in self.query(zone, "DNSKEY", tcp=True).splitlines() if k.startswith("257 ")]
+                if keys:
+                    break
+                if time.monotonic() > end:
+                    raise KnotError(f"knotd did not sign {zone} within {deadline:.0f}s:\n{self._log_tail()}")
+                time.sleep(0.05)
+            lines += [f"{zone}. IN DNSKEY {k}" for k in keys]
+        return lines
 
     def _wait_ready(self):
         """Ready when every zone answers its SOA; polls, never sleeps blindly."""

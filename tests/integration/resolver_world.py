@@ -89,7 +89,8 @@ def stop(proc, sig=signal.SIGTERM, wait=10):
 class World:
     """domains: {name: {"record": TXT value or None or [values], "policy": body,
     "behaviour": testd https behaviour ("ok", "404", ...; "refused": nothing listens),
-    "cert": "valid" or a ca.py kind, "content_type": ..., "mx": [(host, smtp listener spec)]}}"""
+    "cert": "valid" or a ca.py kind, "content_type": ..., "mx": [(host, smtp listener spec)],
+    "extra": [more zone records], "signed": True (knotd signs the zone: DNSSEC)}}"""
 
     def __init__(self, work, testd, domains):
         self.work = work
@@ -110,7 +111,10 @@ class World:
         record = spec.get("record", "v=STSv1; id=20260101T000000")
         for r in ([record] if isinstance(record, str) else (record or [])):
             recs.append(f'_mta-sts TXT "{r}"')
-        return recs
+        return recs + list(spec.get("extra", []))
+
+    def signed(self):
+        return {name for name, spec in self.domains.items() if spec.get("signed")}
 
     def zones(self):
         return {name: self.zone_records(name, spec) for name, spec in self.domains.items()}
@@ -130,7 +134,7 @@ class World:
             for j, (host, _) in enumerate(spec.get("mx", [])):
                 self.mx_ip[host] = f"127.0.2.{len(self.mx_ip) + 1}"
         self.knot = harness_knot.Knot(os.path.join(self.work, "knot"), self.zones(), port=53,
-                                      deadline=60).start()
+                                      deadline=60, signed=self.signed()).start()
         self._start_testd()
         resolv = os.path.join(self.work, "resolv.conf")
         with open(resolv, "w") as f:
@@ -145,7 +149,7 @@ class World:
             self.domains = domains
         self.knot.stop()
         self.knot = harness_knot.Knot(os.path.join(self.work, "knot"), self.zones(), port=53,
-                                      deadline=60).start()
+                                      deadline=60, signed=self.signed()).start()
 
     def _start_testd(self):
         inter = (os.path.join(self.ca.dir, "intermediate.pem"), os.path.join(self.ca.dir, "intermediate.key"))

@@ -59,6 +59,24 @@ tlsrpt = true
   EXPECT_FALSE(c->zone("postfix").answer.require_sni);
 }
 
+TEST(ResolverConfig, DaneGlobalAndPerZone) {
+  auto path = write_temp("[resolver]\ndane = true\ndane_trust_anchor = \"/tmp/ta.key\"\n"
+                         "[resolver.zones.nodane]\ndane = false\n[resolver.zones.plain]\nstrict_testing = true\n");
+  auto c = load_config(path);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->dane);
+  EXPECT_EQ(c->dane_trust_anchor, "/tmp/ta.key");
+  EXPECT_TRUE(c->zone("postfix").use_dane);   // default_zone: the global setting
+  EXPECT_FALSE(c->zone("nodane").use_dane);   // its own
+  EXPECT_TRUE(c->zone("plain").use_dane);
+  EXPECT_TRUE(c->any_dane());
+  Config defaults;
+  defaults.resolve_dane();
+  EXPECT_FALSE(defaults.any_dane());  // off unless asked for (docs/resolver.md)
+  EXPECT_EQ(defaults.dane_trust_anchor, "/usr/share/dns/root.key");
+}
+
 TEST(ResolverConfig, ErrorsNameTheKeyAndLine) {
   auto check = [](const std::string& text, std::string_view want) {
     auto path = write_temp(text);
@@ -76,6 +94,8 @@ TEST(ResolverConfig, ErrorsNameTheKeyAndLine) {
   check("socket_mode = \"999\"\n", "socket_mode");
   check("connection_threads = -1\n", "connection_threads");
   check("listen = [\n", "");
+  check("dane = \"yes\"\n", "dane must be true or false");
+  check("[zones.a]\ndane = 1\n", "zones.a.dane");
   auto path = write_temp("\n\nbogus = 1\n");
   auto c = load_config(path);
   std::filesystem::remove(path);
