@@ -176,11 +176,14 @@ struct Server {
           ok = false;
           break;
         }
-        ++busy;
-        // The hot set answers most lookups without a coroutine frame; the rest go to the engine.
+        // The hot set answers most lookups without a coroutine frame; the rest go to the engine
+        // (`busy` counts those: a stop waits for them).
         std::string reply;
-        if (!fast_answer(r.payload, reply)) reply = co_await answer(r.payload);
-        --busy;
+        if (!fast_answer(r.payload, reply)) {
+          ++busy;
+          reply = co_await answer(r.payload);
+          --busy;
+        }
         append_netstring(out, reply);
         in.erase(0, r.consumed);
       }
@@ -234,9 +237,12 @@ struct Server {
           ok = false;
           break;
         }
-        ++busy;
-        bool answered = fast_answer(r.payload, reply) || answer_blocking(r.payload, reply);
-        --busy;
+        bool answered = fast_answer(r.payload, reply);
+        if (!answered) {
+          ++busy;
+          answered = answer_blocking(r.payload, reply);
+          --busy;
+        }
         if (!answered) {
           ok = false;
           break;

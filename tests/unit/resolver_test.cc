@@ -166,6 +166,27 @@ TEST(HotSet, BoundedLeastRecentlyUsedGoesFirst) {
   EXPECT_TRUE(h.fresh("d", 1000, 60));
 }
 
+TEST(HotSet, ShardedSetStaysBoundedAndKeepsWhatIsUsed) {
+  HotSet h(1024);  // 16 shards of 64
+  auto name = [](const char* prefix, int i) { return std::string(prefix) + std::to_string(i) + ".example"; };
+  for (int i = 0; i < 1024; ++i) h.put(name("old", i), {nullptr, 1000});
+  EXPECT_LE(h.size(), 1024u);
+  EXPECT_GT(h.size(), 900u);  // shards fill unevenly: a few evict early
+  std::vector<std::string> used;
+  // The oldest still there: without the second chance they would go first.
+  for (int i = 0; i < 1024 && used.size() < 50; ++i)
+    if (h.fresh(name("old", i), 1000, 60)) used.push_back(name("old", i));
+  EXPECT_EQ(used.size(), 50u);
+  for (int i = 0; i < 200; ++i) h.put(name("new", i), {nullptr, 1000});
+  EXPECT_LE(h.size(), 1024u);
+  for (const auto& d : used) EXPECT_TRUE(h.fresh(d, 1000, 60)) << d << " was used, an unused one goes first";
+  int new_kept = 0;
+  for (int i = 0; i < 200; ++i) new_kept += h.fresh(name("new", i), 1000, 60).has_value();
+  EXPECT_EQ(new_kept, 200);
+  h.clear();
+  EXPECT_EQ(h.size(), 0u);
+}
+
 TEST(ResolverLookup, DnsAnswers) {
   net::TxtAnswer a;
   a.status = net::DnsStatus::ok;
