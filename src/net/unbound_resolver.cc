@@ -6,7 +6,11 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <unbound.h>
+#include <poll.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
 
 #include <fstream>
 #include <sstream>
@@ -111,6 +115,131 @@ bool has_trust_anchor(const std::string& path, std::string& error) {
 
 }  // namespace
 
+namespace {
+
+// The settings every context gets: asynchronous (a thread of libunbound's own), loopback
+// forwarders allowed, the upstream, the trust anchors.
+bool configure(ub_ctx* ctx, const DnssecOptions& o, std::string& error) {
+  auto check = [&](int rc, std::string_view what) {
+    if (rc == 0) return true;
+    error = fmt::format("libunbound: {}: {}", what, ub_strerror(rc));
+    return false;
+  };
+  // A thread of libunbound's own resolves (not a forked process); ub_fd says when results wait.
+  if (!check(ub_ctx_async(ctx, 1), "async")) return false;
+  // Forwarders on loopback (a local validating resolver, the tests' knotd) are allowed.
+  if (!check(ub_ctx_set_option(ctx, "do-not-query-localhost:", "no"), "do-not-query-localhost")) return false;
+  if (!o.server.empty()) {
+    auto hp = parse_host_port(o.server, 53);
+    if (!hp) {
+      error = "dns server: " + hp.error().message;
+      return false;
+    }
+    if (!check(ub_ctx_set_fwd(ctx, fmt::format("{}@{}", hp->host, hp->port).c_str()), "forwarder " + o.server))
+      return false;
+    // unbound answers RFC 6761's "test." itself (NXDOMAIN); with a server of one's own (the
+    // tests' knotd serves *.test) the names are resolved like any other.
+    if (!check(ub_ctx_set_option(ctx, "local-zone:", "test. transparent"), "local-zone test.")) return false;
+  } else if (!check(ub_ctx_resolvconf(ctx, nullptr), "/etc/resolv.conf")) {
+    return false;
+  }
+  if (!has_trust_anchor(o.trust_anchor_file, error)) return false;
+  return check(ub_ctx_add_ta_file(ctx, o.trust_anchor_file.c_str()), "trust anchor " + o.trust_anchor_file);
+}
+
+struct ContextDeleter {
+  void operator()(ub_ctx* c) const { ub_ctx_delete(c); }
+};
+
+}  // namespace
+
+std::vector<std::string> trust_anchor_owners(const std::string& path) {
+  std::vector<std::string> owners;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line.substr(0, line.find(';')));
+    std::vector<std::string> w;
+    for (std::string x; words >> x;) w.push_back(x);
+    bool anchor = false;
+    for (std::size_t i = 1; i < w.size(); ++i) anchor = anchor || w[i] == "DS" || w[i] == "DNSKEY";
+    if (!anchor || w[0].starts_with('$')) continue;
+    std::string owner = w[0] == "." ? w[0] : (w[0].ends_with('.') ? w[0].substr(0, w[0].size() - 1) : w[0]);
+    if (std::find(owners.begin(), owners.end(), owner) == owners.end()) owners.push_back(owner);
+  }
+  return owners;
+}
+
+bool check_trust_anchors(const DnssecOptions& o, std::vector<std::string>& warnings, std::string& error) {
+  std::unique_ptr<ub_ctx, ContextDeleter> ctx(ub_ctx_create());
+  if (!ctx) {
+    error = "libunbound: cannot create a context";
+    return false;
+  }
+  if (!configure(ctx.get(), o, error)) return false;
+  const auto owners = trust_anchor_owners(o.trust_anchor_file);
+  struct Probe {
+    std::string owner;
+    bool done = false;
+    SecureRrset answer;
+  };
+  std::vector<Probe> probes(owners.size());
+  auto on_result = [](void* arg, int err, ub_result* r) {
+    auto* p = static_cast<Probe*>(arg);
+    p->done = true;
+    if (err != 0) {
+      p->answer.detail = ub_strerror(err);
+    } else if (r->bogus) {
+      p->answer.security = Dnssec::bogus;
+      p->answer.detail = r->why_bogus ? r->why_bogus : "validation failed";
+    } else if (r->rcode == 0 && r->havedata) {
+      p->answer.security = r->secure ? Dnssec::secure : Dnssec::insecure;
+    } else {
+      p->answer.detail = fmt::format("no DNSKEY answer (rcode {})", r->rcode);
+    }
+    if (r) ub_resolve_free(r);
+  };
+  for (std::size_t i = 0; i < owners.size(); ++i) {
+    probes[i].owner = owners[i];
+    int id = 0;
+    if (int rc = ub_resolve_async(ctx.get(), owners[i].c_str(), 48 /* DNSKEY */, 1, &probes[i], on_result, &id); rc != 0) {
+      probes[i].done = true;
+      probes[i].answer.detail = ub_strerror(rc);
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 2 * o.timeout;
+  auto pending = [&] { return std::any_of(probes.begin(), probes.end(), [](const Probe& p) { return !p.done; }); };
+  while (pending()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd pfd{ub_fd(ctx.get()), POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left.count())) > 0) ub_process(ctx.get());
+  }
+  std::size_t secure = 0;
+  std::string reasons;
+  for (const auto& p : probes) {
+    if (p.answer.security == Dnssec::secure) {
+      ++secure;
+      continue;
+    }
+    std::string why = !p.done                                   ? "no answer in time"
+                      : p.answer.security == Dnssec::insecure   ? "answered without DNSSEC signatures"
+                      : p.answer.security == Dnssec::bogus      ? "bogus: " + p.answer.detail
+                                                                : p.answer.detail;
+    std::string line = fmt::format("the DNSKEY of trust anchor {} does not validate ({})", p.owner, why);
+    warnings.push_back(line);
+    if (!reasons.empty()) reasons += "; ";
+    reasons += line;
+  }
+  if (secure > 0) return true;
+  error = fmt::format("DNSSEC validation does not work through {}: {}. Every DANE lookup would be TEMP; use a "
+                      "DNSSEC-aware resolver (one that returns signatures: unbound, knot-resolver, bind) or fix "
+                      "the trust anchor file {}",
+                      o.server.empty() ? std::string("the nameservers of /etc/resolv.conf") : o.server,
+                      owners.empty() ? std::string("no trust anchor") : reasons, o.trust_anchor_file);
+  return false;
+}
+
 std::unique_ptr<UnboundResolver> UnboundResolver::create(asio::io_context& io, const DnssecOptions& o,
                                                          std::string& error) {
   auto impl = std::make_unique<Impl>(io);
@@ -120,33 +249,7 @@ std::unique_ptr<UnboundResolver> UnboundResolver::create(asio::io_context& io, c
     error = "libunbound: cannot create a context";
     return nullptr;
   }
-  auto check = [&](int rc, std::string_view what) {
-    if (rc == 0) return true;
-    error = fmt::format("libunbound: {}: {}", what, ub_strerror(rc));
-    return false;
-  };
-  // A thread of libunbound's own resolves (not a forked process); ub_fd says when results wait.
-  if (!check(ub_ctx_async(impl->ctx, 1), "async")) return nullptr;
-  // Forwarders on loopback (a local validating resolver, the tests' knotd) are allowed.
-  if (!check(ub_ctx_set_option(impl->ctx, "do-not-query-localhost:", "no"), "do-not-query-localhost")) return nullptr;
-  if (!o.server.empty()) {
-    auto hp = parse_host_port(o.server, 53);
-    if (!hp) {
-      error = "dns server: " + hp.error().message;
-      return nullptr;
-    }
-    if (!check(ub_ctx_set_fwd(impl->ctx, fmt::format("{}@{}", hp->host, hp->port).c_str()), "forwarder " + o.server))
-      return nullptr;
-    // unbound answers RFC 6761's "test." itself (NXDOMAIN); with a server of one's own (the
-    // tests' knotd serves *.test) the names are resolved like any other.
-    if (!check(ub_ctx_set_option(impl->ctx, "local-zone:", "test. transparent"), "local-zone test."))
-      return nullptr;
-  } else if (!check(ub_ctx_resolvconf(impl->ctx, nullptr), "/etc/resolv.conf")) {
-    return nullptr;
-  }
-  if (!has_trust_anchor(o.trust_anchor_file, error)) return nullptr;
-  if (!check(ub_ctx_add_ta_file(impl->ctx, o.trust_anchor_file.c_str()), "trust anchor " + o.trust_anchor_file))
-    return nullptr;
+  if (!configure(impl->ctx, o, error)) return nullptr;
   int fd = ::dup(ub_fd(impl->ctx));
   boost::system::error_code ec;
   if (fd < 0 || (impl->fd.assign(fd, ec), ec)) {

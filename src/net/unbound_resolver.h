@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "net/dnssec_resolver.h"
 
@@ -22,6 +23,16 @@ struct DnssecOptions {
   std::string trust_anchor_file = "/usr/share/dns/root.key";
   std::chrono::milliseconds timeout{3000};
 };
+
+// Before a daemon relies on DANE: the DNSKEY RRset of each trust anchor's zone, looked up through
+// the configured upstream, must validate as secure for at least one anchor; each anchor that does
+// not gets a line in `warnings`. An upstream that strips DNSSEC data, or anchors that match no
+// key, would otherwise make every DANE probe bogus and every lookup TEMP: then false, with the
+// reason in `error`. Synchronous, within about twice `options.timeout`.
+bool check_trust_anchors(const DnssecOptions& options, std::vector<std::string>& warnings, std::string& error);
+
+// The owner names of the DS and DNSKEY records in a trust anchor file ("." for the root).
+std::vector<std::string> trust_anchor_owners(const std::string& path);
 
 class UnboundResolver final : public DnssecResolver {
  public:

@@ -108,6 +108,16 @@ std::unique_ptr<Engine> Engine::create(const Config& config, Metrics& metrics,
   net::DnssecOptions dopts;
   dopts.server = ropts.server;
   dopts.trust_anchor_file = config.dane_trust_anchor;
+  if (config.any_dane()) {
+    // Refuse to start rather than answer TEMP to every lookup (docs/resolver.md, "DANE").
+    std::vector<std::string> warnings;
+    const bool ok = net::check_trust_anchors(dopts, warnings, error);
+    for (const auto& w : warnings) spdlog::warn("dane: {}", w);
+    if (!ok) {
+      error = "dane: " + error;
+      return nullptr;
+    }
+  }
   unsigned shards = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < shards; ++i) {
     auto shard = std::make_unique<Shard>();

@@ -9,6 +9,7 @@ knotd signs some zones (DNSSEC), the resolver validates with libunbound from a t
   bogus MX (anchor mismatch)          -> TEMP; bogus TLSA (secure MX and A) -> TEMP
   a DNS failure on the DANE path      -> TEMP
   a zone with dane = false            -> the MTA-STS answer for all of them
+  start: an anchor that does not validate is a warning; when none does, exit 2
 
     python3 -S resolver_dane_test.py MTASTS TESTD      (as root: it makes a private namespace)"""
 import json
@@ -121,6 +122,24 @@ def main():
                            capture_output=True, text=True)
         check(q.returncode == 2 and "TEMP" in q.stdout and "dnssec-invalid" in q.stdout,
               f"query --dane on a bogus domain: TEMP, exit 2 ({q.stdout.strip()[:300]})")
+        # At start the anchors' own DNSKEYs are validated: one that fails is a warning...
+        log = open(os.path.join(work, "mtasts.log")).read()
+        check("trust anchor bogus.test does not validate" in log,
+              "start: the anchor matching no key is named in a warning")
+        # ...and when none validates (here: only the bogus anchor), DANE cannot work at all: the
+        # resolver refuses to start instead of answering TEMP to every lookup.
+        only_bogus = os.path.join(work, "bogus-only.key")
+        with open(only_bogus, "w") as f:
+            f.write(anchors[-1] + "\n")
+        conf = os.path.join(work, "bogus-only.toml")
+        with open(conf, "w") as f:
+            f.write(f'dane = true\ndane_trust_anchor = "{only_bogus}"\n')
+        r = subprocess.run([mtasts, "resolver", "--config", conf, "--dns-server", "127.0.0.1:53",
+                            "--ca-file", world.bundle, "--db", os.path.join(work, "bogus-only.db"),
+                            "--listen", "127.0.0.1:28471"], capture_output=True, text=True, timeout=60)
+        out = r.stdout + r.stderr
+        check(r.returncode == 2 and "DNSSEC validation does not work through 127.0.0.1:53" in out
+              and "bogus.test" in out, f"no anchor validates: refuses to start, exit 2 ({r.returncode}, {out.strip()[-300:]!r})")
     finally:
         w.stop(proc)
         if world:

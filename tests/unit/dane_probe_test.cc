@@ -7,10 +7,13 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <utility>
 
 #include "resolve/config.h"
+#include "net/unbound_resolver.h"
 #include "resolve/engine.h"
 
 namespace mtasts::resolve {
@@ -96,3 +99,26 @@ TEST(DaneProbe, RepliesPerZone) {
 
 }  // namespace
 }  // namespace mtasts::resolve
+
+namespace mtasts::net {
+namespace {
+
+TEST(TrustAnchors, OwnersOfDsAndDnskeyLines) {
+  const std::string path = testing::TempDir() + "/mtasts-anchors.key";
+  {
+    std::ofstream f(path);
+    f << "; Debian's root.key has lines like this one\n"
+         ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n"
+         "example.test. 3600 IN DNSKEY 257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==\n"
+         "example.test. IN DS 4711 13 2 0000000000000000000000000000000000000000000000000000000000000000\n"
+         "$TTL 3600\n"
+         "other.test. IN A 192.0.2.1\n"
+         "; second.test. IN DS 1 13 2 00\n";
+  }
+  EXPECT_EQ(trust_anchor_owners(path), (std::vector<std::string>{".", "example.test"}));
+  EXPECT_TRUE(trust_anchor_owners(path + ".missing").empty());
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace mtasts::net
