@@ -8,7 +8,6 @@ Exit 0 when every answer agrees, 1 when one differs, 2 when the world could not 
 import os
 import shutil
 import sys
-import tempfile
 
 import resolver_world as w
 
@@ -69,12 +68,7 @@ def normalize(answer):
 
 
 def main():
-    if len(sys.argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    mtasts, testd = map(os.path.abspath, sys.argv[1:])
-    w.enter_namespace()
-    work = tempfile.mkdtemp(prefix="mtasts-resolver-compat-")
+    mtasts, testd, work = w.begin(__doc__, "resolver-compat")
     ds = domains()
     world = peer = ours = None
     try:

@@ -8,44 +8,24 @@ unix socket permissions, dump/purge, /metrics, SIGTERM.
 import copy
 import json
 import os
-import re
 import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.request
 
 import resolver_world as w
+from resolver_world import FAILURES, check, metric
 
 ENFORCE = "version: STSv1\nmode: enforce\nmx: mx1.{d}\nmax_age: 604800\n"
 NONE = "version: STSv1\nmode: none\nmax_age: 86400\n"
-FAILURES = []
-
-
-def check(cond, what):
-    print(f"{'PASS' if cond else 'FAIL'} {what}", flush=True)
-    if not cond:
-        FAILURES.append(what)
-
-
-def metric(port, name, labels=""):
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    m = re.search(r"^" + re.escape(name + labels) + r" (\S+)$", text, re.M)
-    return float(m.group(1)) if m else None
 
 
 def main():
-    if len(sys.argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    mtasts, testd = map(os.path.abspath, sys.argv[1:])
-    w.enter_namespace()
-    work = tempfile.mkdtemp(prefix="mtasts-resolver-daemon-")
+    mtasts, testd, work = w.begin(__doc__, "resolver-daemon")
     ds = {d: {"policy": ENFORCE.replace("{d}", d)} for d in
           ("enforce.test", "changing.test", "flaky.test", "shared.test", "persist.test")}
     ds["switch.test"] = {"policy": ENFORCE.replace("{d}", "switch.test"), "alt": NONE}

@@ -14,29 +14,14 @@ knotd signs some zones (DNSSEC), the resolver validates with libunbound from a t
     python3 -S resolver_dane_test.py MTASTS TESTD      (as root: it makes a private namespace)"""
 import json
 import os
-import re
 import subprocess
 import sys
-import tempfile
-import urllib.request
 
 import resolver_world as w
+from resolver_world import FAILURES, check, metric
 
 ENFORCE = "version: STSv1\nmode: enforce\nmx: *.{d}\nmax_age: 604800\n"
 DIGEST = "3 1 1 " + "5d" * 32
-FAILURES = []
-
-
-def check(cond, what):
-    print(f"{'PASS' if cond else 'FAIL'} {what}", flush=True)
-    if not cond:
-        FAILURES.append(what)
-
-
-def metric(port, name, labels=""):
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    m = re.search(r"^" + re.escape(name + labels) + r" (\S+)$", text, re.M)
-    return float(m.group(1)) if m else None
 
 
 def domains():
@@ -55,12 +40,7 @@ def domains():
 
 
 def main():
-    if len(sys.argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    mtasts, testd = map(os.path.abspath, sys.argv[1:])
-    w.enter_namespace()
-    work = tempfile.mkdtemp(prefix="mtasts-resolver-dane-")
+    mtasts, testd, work = w.begin(__doc__, "resolver-dane")
     world = proc = None
     port, mport = 28461, 29461
     try:

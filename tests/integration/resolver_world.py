@@ -7,11 +7,14 @@ has no --dns-server or --ca-file, sees the same world as `mtasts resolver`.
 Standard library only (run with /usr/bin/python3 -S). Nothing here reaches beyond loopback."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
@@ -20,6 +23,33 @@ import knot as harness_knot  # noqa: E402
 
 NETNS_ENV = "MTASTS_RESOLVER_NETNS"
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+FAILURES = []  # what check() saw fail, for the script's exit code
+
+
+def check(cond, what):
+    print(f"{'PASS' if cond else 'FAIL'} {what}", flush=True)
+    if not cond:
+        FAILURES.append(what)
+
+
+def metric(port, name, labels=""):
+    """The value of one series on the daemon's /metrics (None when absent)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    m = re.search(r"^" + re.escape(name + labels) + r" (\S+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def begin(doc, name):
+    """A test script's start: MTASTS and TESTD from argv (usage and exit 2 otherwise), the private
+    namespace, a fresh work directory. Returns (mtasts, testd, work)."""
+    if len(sys.argv) != 3:
+        print(doc, file=sys.stderr)
+        sys.exit(2)
+    mtasts, testd = map(os.path.abspath, sys.argv[1:])
+    enter_namespace()
+    return mtasts, testd, tempfile.mkdtemp(prefix=f"mtasts-{name}-")
 
 
 def enter_namespace():
