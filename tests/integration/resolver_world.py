@@ -166,12 +166,16 @@ class World:
         self.knot = harness_knot.Knot(os.path.join(self.work, "knot"), self.zones(), port=53,
                                       deadline=60, signed=self.signed()).start()
         self._start_testd()
-        resolv = os.path.join(self.work, "resolv.conf")
-        with open(resolv, "w") as f:
-            f.write("nameserver 127.0.0.1\noptions attempts:2 timeout:2\n")
-        subprocess.run(["mount", "--bind", resolv, "/etc/resolv.conf"], check=True)
+        self.resolv = os.path.join(self.work, "resolv.conf")
+        self.use_nameserver("127.0.0.1")
+        subprocess.run(["mount", "--bind", self.resolv, "/etc/resolv.conf"], check=True)
         subprocess.run(["mount", "--bind", self.bundle, SYSTEM_BUNDLE], check=True)
         return self
+
+    def use_nameserver(self, addr, options="attempts:2 timeout:2"):
+        """What /etc/resolv.conf (bind-mounted from the work directory) says: knotd at first."""
+        with open(self.resolv, "w") as f:
+            f.write(f"nameserver {addr}\noptions {options}\n")
 
     def restart_dns(self, domains=None):
         """New zone contents (e.g. a new TXT id): knotd restarted on the same port."""
