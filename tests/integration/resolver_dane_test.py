@@ -14,6 +14,7 @@ knotd signs some zones (DNSSEC), the resolver validates with libunbound from a t
     python3 -S resolver_dane_test.py MTASTS TESTD      (as root: it makes a private namespace)"""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -127,6 +128,7 @@ def main():
     if FAILURES:
         print(f"{len(FAILURES)} check(s) failed; work dir {work}", flush=True)
         return 1
+    shutil.rmtree(work, ignore_errors=True)  # kept above, on failure, for the logs
     print("all checks passed", flush=True)
     return 0
 
