@@ -39,15 +39,16 @@ std::optional<Error> write_file(const std::string& path, const std::string& text
 
 }  // namespace
 
-Result<std::size_t> copy_new_certificates(store::CertStore& store, const std::string& dir, std::int64_t& since) {
+Result<std::size_t> copy_new_certificates(store::CertStore& store, const std::string& dir, CopyMark& mark) {
   std::error_code ec;
   const std::filesystem::path certs = std::filesystem::path(dir) / "certificates";
   std::filesystem::create_directories(certs, ec);
   if (ec) return files_error(fmt::format("cannot create {}: {}", certs.string(), ec.message()));
-  auto changed = store.updated_since(since);
+  auto changed = store.updated_since(mark.since - 1);  // the mark's own second again: see CopyMark
   if (!changed) return changed.error();
   std::size_t copied = 0;
   for (const auto& [host, updated] : *changed) {
+    if (updated == mark.since && mark.at_since.contains(host)) continue;
     // Host names come from the store: check them before they become file names.
     if (check_domain_syntax(host)) return files_error(fmt::format("the store holds a bad host name: {}", host));
     auto record = store.certificate(host);
@@ -57,7 +58,11 @@ Result<std::size_t> copy_new_certificates(store::CertStore& store, const std::st
     const std::string stem = (certs / host).string();
     if (auto e = write_file(stem + ".key", (*record)->key_pem, 0600)) return *e;
     if (auto e = write_file(stem + ".crt", (*record)->chain_pem, 0644)) return *e;
-    since = std::max(since, updated);
+    if (updated > mark.since) {
+      mark.since = updated;
+      mark.at_since.clear();
+    }
+    if (updated == mark.since) mark.at_since.insert(host);
     ++copied;
   }
   return copied;

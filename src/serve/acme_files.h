@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 
 #include "core/error.h"
@@ -12,8 +13,15 @@
 
 namespace mtasts::serve {
 
-// Copies the certificates stored after `since` into `dir` (atomically: a temporary file, then
-// rename; keys 0600) and advances `since`. Returns how many were copied. Errors: acme-files.
-Result<std::size_t> copy_new_certificates(store::CertStore& store, const std::string& dir, std::int64_t& since);
+// How far copy_new_certificates got. `updated` has one-second resolution, so two certificates
+// stored in the same second (one copied before the other was stored) are told apart by host.
+struct CopyMark {
+  std::int64_t since = 0;              // the newest `updated` copied
+  std::set<std::string> at_since;      // the hosts copied with exactly that `updated`
+};
+
+// Copies the certificates stored since `mark` into `dir` (atomically: a temporary file, then
+// rename; keys 0600) and advances `mark`. Returns how many were copied. Errors: acme-files.
+Result<std::size_t> copy_new_certificates(store::CertStore& store, const std::string& dir, CopyMark& mark);
 
 }  // namespace mtasts::serve

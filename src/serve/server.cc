@@ -143,7 +143,7 @@ class Control {
 
   // ACME certificates: from the store into acme_cert_dir, then into the index.
   void sync_acme(store::CertStore& certs) {
-    auto copied = copy_new_certificates(certs, s_.config.acme_cert_dir, acme_since_);
+    auto copied = copy_new_certificates(certs, s_.config.acme_cert_dir, acme_copied_);
     if (!copied) return failed("acme-certificates", copied.error().message);
     if (*copied) {
       spdlog::info("event=acme-certificates-copied count={} dir={}", *copied, s_.config.acme_cert_dir);
@@ -165,7 +165,7 @@ class Control {
   Shared& s_;
   std::unique_ptr<store::Store> store_;
   std::int64_t mark_ = 0;
-  std::int64_t acme_since_ = 0;
+  CopyMark acme_copied_;
 
  public:
   std::function<void()> on_domains_changed;  // on the control thread
