@@ -23,6 +23,32 @@ namespace asio = boost::asio;
 
 namespace mtasts::net {
 
+namespace {
+
+// What a libunbound callback got, as one RRset with its DNSSEC state; frees `r`.
+SecureRrset rrset_of(int err, ub_result* r) {
+  SecureRrset a;
+  if (err != 0) {
+    a.security = Dnssec::failed;
+    a.detail = ub_strerror(err);
+  } else if (r->bogus) {
+    a.security = Dnssec::bogus;
+    a.detail = r->why_bogus ? r->why_bogus : "validation failed";
+  } else if (r->rcode == 0 || r->rcode == 3) {  // NOERROR, NXDOMAIN
+    a.security = r->secure ? Dnssec::secure : Dnssec::insecure;
+    a.exists = r->havedata != 0;
+    a.ttl = r->ttl > 0 ? static_cast<std::uint32_t>(r->ttl) : 0;
+    for (int i = 0; r->havedata && r->data[i]; ++i) a.rdata.emplace_back(r->data[i], static_cast<std::size_t>(r->len[i]));
+  } else {
+    a.security = Dnssec::failed;
+    a.detail = fmt::format("rcode {}", r->rcode == 2 ? "SERVFAIL" : r->rcode == 5 ? "REFUSED" : std::to_string(r->rcode));
+  }
+  if (r) ub_resolve_free(r);
+  return a;
+}
+
+}  // namespace
+
 struct UnboundResolver::Impl {
   struct Pending {
     explicit Pending(asio::any_io_executor ex) : wake(ex) {}
@@ -65,23 +91,7 @@ struct UnboundResolver::Impl {
 
   static void on_result(void* arg, int err, ub_result* r) {
     auto* p = static_cast<Pending*>(arg);
-    SecureRrset& a = p->answer;
-    if (err != 0) {
-      a.security = Dnssec::failed;
-      a.detail = ub_strerror(err);
-    } else if (r->bogus) {
-      a.security = Dnssec::bogus;
-      a.detail = r->why_bogus ? r->why_bogus : "validation failed";
-    } else if (r->rcode == 0 || r->rcode == 3) {  // NOERROR, NXDOMAIN
-      a.security = r->secure ? Dnssec::secure : Dnssec::insecure;
-      a.exists = r->havedata != 0;
-      a.ttl = r->ttl > 0 ? static_cast<std::uint32_t>(r->ttl) : 0;
-      for (int i = 0; r->havedata && r->data[i]; ++i) a.rdata.emplace_back(r->data[i], static_cast<std::size_t>(r->len[i]));
-    } else {
-      a.security = Dnssec::failed;
-      a.detail = fmt::format("rcode {}", r->rcode == 2 ? "SERVFAIL" : r->rcode == 5 ? "REFUSED" : std::to_string(r->rcode));
-    }
-    if (r) ub_resolve_free(r);
+    p->answer = rrset_of(err, r);
     Impl* impl = p->impl;
     auto keep = impl->pending[p->id];  // alive until this returns
     impl->pending.erase(p->id);
@@ -102,13 +112,7 @@ bool has_trust_anchor(const std::string& path, std::string& error) {
     error = fmt::format("trust anchor file {}: cannot read it (Debian: apt-get install dns-root-data)", path);
     return false;
   }
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream words(line.substr(0, line.find(';')));
-    std::string w;
-    while (words >> w)
-      if (w == "DS" || w == "DNSKEY") return true;
-  }
+  if (!trust_anchor_owners(path).empty()) return true;
   error = fmt::format("trust anchor file {}: no DS or DNSKEY record", path);
   return false;
 }
@@ -187,17 +191,7 @@ bool check_trust_anchors(const DnssecOptions& o, std::vector<std::string>& warni
   auto on_result = [](void* arg, int err, ub_result* r) {
     auto* p = static_cast<Probe*>(arg);
     p->done = true;
-    if (err != 0) {
-      p->answer.detail = ub_strerror(err);
-    } else if (r->bogus) {
-      p->answer.security = Dnssec::bogus;
-      p->answer.detail = r->why_bogus ? r->why_bogus : "validation failed";
-    } else if (r->rcode == 0 && r->havedata) {
-      p->answer.security = r->secure ? Dnssec::secure : Dnssec::insecure;
-    } else {
-      p->answer.detail = fmt::format("no DNSKEY answer (rcode {})", r->rcode);
-    }
-    if (r) ub_resolve_free(r);
+    p->answer = rrset_of(err, r);
   };
   for (std::size_t i = 0; i < owners.size(); ++i) {
     probes[i].owner = owners[i];
@@ -218,11 +212,12 @@ bool check_trust_anchors(const DnssecOptions& o, std::vector<std::string>& warni
   std::size_t secure = 0;
   std::string reasons;
   for (const auto& p : probes) {
-    if (p.answer.security == Dnssec::secure) {
+    if (p.answer.security == Dnssec::secure && p.answer.exists) {
       ++secure;
       continue;
     }
     std::string why = !p.done                                   ? "no answer in time"
+                      : p.answer.security == Dnssec::secure     ? "no DNSKEY records"
                       : p.answer.security == Dnssec::insecure   ? "answered without DNSSEC signatures"
                       : p.answer.security == Dnssec::bogus      ? "bogus: " + p.answer.detail
                                                                 : p.answer.detail;
