@@ -22,6 +22,7 @@
 #include "serve/acme_manager.h"
 #include "serve/server_state.h"
 #include "store/cert_store.h"
+#include "store/change_feed.h"
 
 namespace mtasts::serve {
 
@@ -50,6 +51,7 @@ Counters::Counters(Metrics& m)
       idle_closes(m.counter("mtasts_serve_idle_closes_total", "Keep-alive connections closed after idle_timeout")),
       reloads(m.counter("mtasts_serve_reloads_total", "Snapshots of domains or certificates published")),
       reload_errors(m.counter("mtasts_serve_reload_errors_total", "Reloads that failed (the previous snapshot stays)")),
+      feed_gaps_dropped(m.counter("mtasts_serve_change_feed_gaps_dropped_total", "Audit ids the domain change feed stopped waiting for (never committed in time)")),
       cert_problems(m.counter("mtasts_serve_certificate_problems_total", "Certificate files that could not be used")),
       connections_open(m.gauge("mtasts_serve_connections_open", "Connections open now")),
       domains(m.gauge("mtasts_serve_domains", "Domains hosted")),
@@ -62,40 +64,36 @@ class Control {
  public:
   Control(Shared& s, std::unique_ptr<store::Store> store) : s_(s), store_(std::move(store)) {}
 
+  // Start-up: everything, with the change feed positioned before the listing.
   Result<bool> load_all() {
-    auto mark = store_->last_change();
-    if (!mark) return mark.error();
-    std::vector<store::Domain> all;
-    std::string after;
-    for (;;) {  // pages, so a huge listing does not hold one giant result twice
-      auto page = store_->list_domains(after, 10000);
-      if (!page) return page.error();
-      if (page->empty()) break;
-      after = page->back().name;
-      std::move(page->begin(), page->end(), std::back_inserter(all));
-    }
-    publish(HostedSet::build(all));
-    mark_ = *mark;
-    return true;
+    if (auto r = feed_.start(std::time(nullptr)); !r) return r.error();
+    return list_all();
   }
 
-  // Applies what changed since the last load; a long backlog means a full reload.
+  // Applies what changed since the last poll (store/change_feed.h: late commits included); a
+  // long backlog means a full listing. When anything fails after the feed moved on, the next
+  // tick lists every domain, so no change is lost to an error.
   void reload_domains() {
-    auto mark = store_->last_change();
-    if (!mark) return failed("store", mark.error().message);
-    if (*mark == mark_) return;
-    constexpr std::size_t kBacklog = 5000;
-    auto names = store_->changed_since(mark_, kBacklog + 1);
-    if (!names) return failed("store", names.error().message);
-    if (names->size() > kBacklog) {
-      if (auto r = load_all(); !r) failed("store", r.error().message);
+    auto batch = feed_.poll(std::time(nullptr));
+    if (!batch) return failed("store", batch.error().message);
+    if (auto dropped = feed_.take_dropped()) {
+      s_.counters.feed_gaps_dropped.inc(dropped);
+      spdlog::warn("event=change-feed-gaps-dropped count={} (audit ids never committed within {} s: rolled back, or a sequence jump)",
+                   dropped, store::ChangeCursor::Options{}.gap_lifetime);
+    }
+    if (batch->full || relist_) {
+      if (auto r = list_all(); !r) return failed("store", r.error().message);
       return;
     }
+    if (batch->domains.empty()) return;
     std::vector<store::Domain> changed;
     std::vector<std::string> removed;
-    for (const auto& name : *names) {
+    for (const auto& name : batch->domains) {
       auto d = store_->get_domain(name);
-      if (!d) return failed("store", d.error().message);
+      if (!d) {
+        relist_ = true;
+        return failed("store", d.error().message);
+      }
       if (*d) changed.push_back(std::move(**d));
       else removed.push_back(name);
     }
@@ -104,7 +102,6 @@ class Control {
     for (const auto& d : changed) spdlog::info("event=policy-loaded domain={} id={} version={}", d.name, d.policy_id, d.version);
     if (!changed.empty() && on_domains_changed) on_domains_changed();
     for (const auto& name : removed) spdlog::info("event=policy-unloaded domain={}", name);
-    mark_ = *mark;
   }
 
   void rescan_certs() {
@@ -152,6 +149,23 @@ class Control {
   }
 
  private:
+  Result<bool> list_all() {
+    relist_ = true;  // until it succeeds
+    std::vector<store::Domain> all;
+    std::string after;
+    for (;;) {  // pages, so a huge listing does not hold one giant result twice
+      auto page = store_->list_domains(after, 10000);
+      if (!page) return page.error();
+      if (page->empty()) break;
+      after = page->back().name;
+      std::move(page->begin(), page->end(), std::back_inserter(all));
+    }
+    publish(HostedSet::build(all));
+    relist_ = false;
+    if (on_domains_changed) on_domains_changed();
+    return true;
+  }
+
   void publish(std::shared_ptr<const HostedSet> set) {
     s_.counters.domains.set(static_cast<std::int64_t>(set->size()));
     s_.hosted.publish(std::move(set));
@@ -164,7 +178,8 @@ class Control {
 
   Shared& s_;
   std::unique_ptr<store::Store> store_;
-  std::int64_t mark_ = 0;
+  store::DomainFeed feed_{*store_};
+  bool relist_ = false;  // a reload failed after the feed moved on
   CopyMark acme_copied_;
 
  public:

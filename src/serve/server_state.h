@@ -74,6 +74,7 @@ struct Counters {
   Counter& idle_closes;
   Counter& reloads;
   Counter& reload_errors;
+  Counter& feed_gaps_dropped;
   Counter& cert_problems;
   Gauge& connections_open;
   Gauge& domains;

@@ -51,7 +51,7 @@ class SqlStore final : public Store {
   Result<Domain> remove_domain(const std::string& name, const std::string& actor,
                                std::int64_t now) override;
   Result<std::int64_t> last_change() override;
-  Result<std::vector<std::string>> changed_since(std::int64_t audit_id, std::size_t limit) override;
+  Result<std::vector<Change>> changes(std::int64_t after, const std::vector<std::int64_t>& also) override;
   Result<std::vector<PolicyVersion>> policy_history(const std::string& name) override;
   Result<std::vector<AuditEntry>> audit_log(const std::string& domain, std::size_t limit) override;
 
@@ -77,12 +77,24 @@ Result<std::int64_t> SqlStore::last_change() {
   return r->empty() ? 0 : to_int((*r)[0][0]);
 }
 
-Result<std::vector<std::string>> SqlStore::changed_since(std::int64_t audit_id, std::size_t limit) {
-  auto r = db_->query("SELECT DISTINCT domain FROM audit_log WHERE id > $1 AND domain <> '' ORDER BY domain LIMIT $2",
-                      {audit_id, static_cast<std::int64_t>(limit)});
+Result<std::vector<Change>> SqlStore::changes(std::int64_t after, const std::vector<std::int64_t>& also) {
+  if (also.size() > 1000) return store_error("store-error", "changes: more than 1000 ids asked again");
+  std::string sql = "SELECT id, domain FROM audit_log WHERE id > $1";
+  std::vector<Param> params{after};
+  if (!also.empty()) {
+    sql += " OR id IN (";
+    for (std::size_t i = 0; i < also.size(); ++i) {
+      sql += fmt::format("{}${}", i ? ", " : "", i + 2);
+      params.emplace_back(also[i]);
+    }
+    sql += ")";
+  }
+  sql += " ORDER BY id";
+  auto r = db_->query(sql, params);
   if (!r) return r.error();
-  std::vector<std::string> out;
-  for (const auto& row : *r) out.push_back(row[0].value_or(""));
+  std::vector<Change> out;
+  out.reserve(r->size());
+  for (const auto& row : *r) out.push_back({to_int(row[0]), row[1].value_or("")});
   return out;
 }
 

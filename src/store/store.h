@@ -36,6 +36,12 @@ struct PolicyVersion {
   std::string actor;
 };
 
+// One audit log entry as the change feed sees it (store/change_feed.h).
+struct Change {
+  std::int64_t id = 0;
+  std::string domain;  // "" for an entry about no domain (tokens)
+};
+
 struct AuditEntry {
   std::int64_t id = 0;
   std::int64_t at = 0;
@@ -72,10 +78,11 @@ class Store {
   // Errors: not-found.
   virtual Result<Domain> remove_domain(const std::string& name, const std::string& actor,
                                        std::int64_t now) = 0;
-  // Change feed for servers that keep domains in memory: the highest audit id, and the domains
-  // changed after a given id (sorted, unique). A reload reads only what changed.
+  // Change feed for servers that keep domains in memory (read it through store/change_feed.h,
+  // which also catches the late commits): the highest audit id, and every audit entry above
+  // `after` together with those whose ids are in `also` (at most 1000), in id order.
   virtual Result<std::int64_t> last_change() = 0;
-  virtual Result<std::vector<std::string>> changed_since(std::int64_t audit_id, std::size_t limit) = 0;
+  virtual Result<std::vector<Change>> changes(std::int64_t after, const std::vector<std::int64_t>& also) = 0;
   virtual Result<std::vector<PolicyVersion>> policy_history(const std::string& name) = 0;
   virtual Result<std::vector<AuditEntry>> audit_log(const std::string& domain = {},
                                                     std::size_t limit = 100) = 0;

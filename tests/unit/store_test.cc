@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "core/policy_id.h"
+#include "store/change_feed.h"
+#include "store/sql.h"
 #include "store/store.h"
 #include "store/token_store.h"
 #include "store_backends.h"
@@ -165,18 +167,80 @@ TEST_P(StoreTest, ChangeFeedNamesTheChangedDomains) {
   ASSERT_TRUE(start);
   EXPECT_EQ(*start, 0);
   ASSERT_TRUE(store_->put_domain("a.example", policy(Mode::testing, 86400, {"mx.a.example"}), {}, "t", 1));
-  auto mark = store_->last_change();
-  ASSERT_TRUE(mark);
-  EXPECT_GT(*mark, 0);
+  DomainFeed feed(*store_);
+  ASSERT_TRUE(feed.start(10));
+  EXPECT_EQ(feed.cursor().mark(), *store_->last_change());
+  EXPECT_TRUE(feed.cursor().gaps().empty());
   ASSERT_TRUE(store_->put_domain("c.example", policy(Mode::testing, 86400, {"mx.c.example"}), {}, "t", 2));
   ASSERT_TRUE(store_->put_domain("b.example", policy(Mode::none, 86400, {}), {}, "t", 3));
   ASSERT_TRUE(store_->put_domain("c.example", policy(Mode::enforce, 86400, {"mx.c.example"}), {}, "t", 4));
   ASSERT_TRUE(store_->remove_domain("b.example", "t", 5));
-  auto changed = store_->changed_since(*mark, 100);
-  ASSERT_TRUE(changed);
-  EXPECT_EQ(*changed, (std::vector<std::string>{"b.example", "c.example"}));
-  EXPECT_EQ(store_->changed_since(*mark, 1)->size(), 1u);
-  EXPECT_TRUE(store_->changed_since(*store_->last_change(), 100)->empty());
+  auto batch = feed.poll(11);
+  ASSERT_TRUE(batch) << batch.error().message;
+  EXPECT_EQ(batch->domains, (std::vector<std::string>{"b.example", "c.example"}));
+  EXPECT_FALSE(batch->full);
+  EXPECT_TRUE(feed.cursor().gaps().empty());
+  EXPECT_TRUE(feed.poll(12)->domains.empty());
+  ASSERT_TRUE(store_->put_domain("d.example", policy(Mode::testing, 86400, {"mx.d.example"}), {}, "t", 6));
+  ASSERT_TRUE(store_->put_domain("e.example", policy(Mode::testing, 86400, {"mx.e.example"}), {}, "t", 7));
+  batch = feed.poll(13, 1);
+  ASSERT_TRUE(batch);
+  EXPECT_TRUE(batch->full);  // over the backlog: the caller lists every domain
+}
+
+// Two writers: on PostgreSQL the audit id is taken at insert and becomes visible at commit, so a
+// transaction that took a lower id can commit after a higher one was read. The feed must still
+// name its domain. (SQLite serializes writers: there the first one commits before the second
+// starts, and the feed names both.)
+TEST_P(StoreTest, ChangeFeedSeesALateCommit) {
+  ASSERT_TRUE(store_->put_domain("a.example", policy(Mode::testing, 86400, {"mx.a.example"}), {}, "t", 1));
+  DomainFeed feed(*store_);
+  ASSERT_TRUE(feed.start(100));
+  auto other = open_connection(location_);
+  ASSERT_TRUE(other) << other.error().message;
+  auto& writer = **other;
+  ASSERT_TRUE(writer.begin());
+  auto late = writer.query("INSERT INTO audit_log (at, actor, action, domain, detail) "
+                           "VALUES (2, 't', 'domain.set', 'late.example', '') RETURNING id", {});
+  ASSERT_TRUE(late && late->size() == 1) << (late ? "no id" : late.error().message);
+  auto late_id = to_int((*late)[0][0]);
+  if (GetParam() == "postgresql") {
+    ASSERT_TRUE(store_->put_domain("b.example", policy(Mode::testing, 86400, {"mx.b.example"}), {}, "t", 3));
+    auto batch = feed.poll(101);
+    ASSERT_TRUE(batch) << batch.error().message;
+    EXPECT_EQ(batch->domains, (std::vector<std::string>{"b.example"}));
+    EXPECT_GT(feed.cursor().mark(), late_id);
+    EXPECT_EQ(feed.cursor().gaps(), (std::vector<std::int64_t>{late_id}));
+    ASSERT_TRUE(writer.commit());
+  } else {
+    ASSERT_TRUE(writer.commit());
+    ASSERT_TRUE(store_->put_domain("b.example", policy(Mode::testing, 86400, {"mx.b.example"}), {}, "t", 3));
+    auto batch = feed.poll(101);
+    ASSERT_TRUE(batch) << batch.error().message;
+    EXPECT_EQ(batch->domains, (std::vector<std::string>{"b.example", "late.example"}));
+  }
+  auto batch = feed.poll(102);
+  ASSERT_TRUE(batch) << batch.error().message;
+  if (GetParam() == "postgresql") EXPECT_EQ(batch->domains, (std::vector<std::string>{"late.example"}));
+  else EXPECT_TRUE(batch->domains.empty());
+  EXPECT_TRUE(feed.cursor().gaps().empty());
+
+  // An id taken by a transaction that rolls back is waited for, then given up on.
+  ASSERT_TRUE(writer.begin());
+  ASSERT_TRUE(writer.query("INSERT INTO audit_log (at, actor, action, domain, detail) "
+                           "VALUES (4, 't', 'domain.set', 'gone.example', '')", {}));
+  writer.rollback();
+  ASSERT_TRUE(store_->put_domain("c.example", policy(Mode::testing, 86400, {"mx.c.example"}), {}, "t", 5));
+  batch = feed.poll(103);
+  ASSERT_TRUE(batch);
+  EXPECT_EQ(batch->domains, (std::vector<std::string>{"c.example"}));
+  // PostgreSQL never hands the rolled-back id out again; SQLite reuses it (no gap).
+  EXPECT_EQ(feed.cursor().gaps().size(), GetParam() == "postgresql" ? 1u : 0u);
+  EXPECT_TRUE(feed.poll(103 + 300)->domains.empty());
+  EXPECT_EQ(feed.cursor().gaps().size(), GetParam() == "postgresql" ? 1u : 0u);
+  EXPECT_TRUE(feed.poll(103 + 301)->domains.empty());
+  EXPECT_TRUE(feed.cursor().gaps().empty());
+  EXPECT_EQ(feed.take_dropped(), GetParam() == "postgresql" ? 1u : 0u);
 }
 
 TEST_P(StoreTest, TokensAreShownOnceAndStoredHashed) {
