@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "core/domain.h"
+#include "core/ip_address.h"
 #include "fmt/format.h"
 
 namespace mtasts::net {
@@ -37,11 +38,25 @@ bool split_host(std::string_view text, std::string_view& host, std::string_view&
   return true;
 }
 
+// An IPv6 literal in brackets; else an IPv4 literal or a host name (RFC 5321 syntax, one final
+// dot allowed).
+std::optional<std::string> host_problem(std::string_view text, std::string_view host) {
+  if (!text.empty() && text.front() == '[')
+    return host.find(':') != std::string_view::npos && is_ip_address(host)
+               ? std::nullopt
+               : std::optional<std::string>("brackets hold an IPv6 address");
+  if (is_ip_address(host)) return std::nullopt;
+  if (host.ends_with('.')) host.remove_suffix(1);
+  if (auto e = check_domain_syntax(host)) return "not an IP address or host name: " + e->message;
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<HostPort> parse_host_port(std::string_view text, std::uint16_t default_port) {
   std::string_view host, rest;
   if (!split_host(text, host, rest) || host.empty()) return bad(text, "expected ADDR:PORT");
+  if (auto why = host_problem(text, host)) return bad(text, *why);
   HostPort hp{std::string(host), default_port};
   if (!rest.empty()) {
     auto port = parse_port(rest);
@@ -65,8 +80,15 @@ Result<ConnectTo> parse_connect_to(std::string_view text) {
   auto colon = rest.find(':');
   if (colon == std::string_view::npos) return bad(text, "expected HOST:PORT:ADDR:PORT");
   ConnectTo rule;
-  rule.host = ascii_lower(host);
-  if (!rule.host.empty() && rule.host.back() == '.') rule.host.pop_back();
+  if (!host.empty() && !text.starts_with('[') && !is_ip_address(host)) {
+    // A host name as the checker will ask for it: lower case, A-labels, no final dot.
+    auto name = normalize_domain(host);
+    if (!name) return bad(text, "not an IP address or host name: " + name.error().message);
+    rule.host = std::move(name).value();
+  } else if (!host.empty()) {
+    if (auto why = host_problem(text, host)) return bad(text, *why);
+    rule.host = ascii_lower(host);
+  }
   std::string_view port = rest.substr(0, colon);
   if (!port.empty()) {
     auto p = parse_port(port);
