@@ -380,6 +380,15 @@ void Evaluator::mx() {
 void Evaluator::probe(const net::SmtpProbe& p) {
   using O = net::SmtpProbe::Outcome;
   Severity sev = mx_severity();
+  if (!p.cname_chain.empty())  // RFC 2181 §10.3, RFC 5321 §5.1; senders are lenient
+    add("mx-cname", Severity::warning,
+        fmt::format("the MX host {} is a CNAME to {}; an MX must name a host with A/AAAA records, "
+                    "not an alias (RFC 2181 §10.3). Most senders follow it, and MTA-STS still "
+                    "checks the name {}: the policy's mx lines and the certificate must cover it",
+                    p.host, p.cname_chain.back(), p.host),
+        fmt::format("replace the CNAME with A/AAAA records for {}, or point the MX record at {} "
+                    "and list that name in the policy",
+                    p.host, p.cname_chain.back()));
   switch (p.outcome) {
     case O::tls_ok: break;
     case O::no_address:

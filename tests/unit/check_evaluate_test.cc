@@ -263,6 +263,22 @@ TEST(CheckEvaluate, PolicyChangedWithoutNewId) {
   EXPECT_FALSE(has(evaluate(o), "policy-id-stale", Severity::error));
 }
 
+const Finding* find(const Report& r, std::string_view code) {
+  for (const auto& f : r.findings)
+    if (f.code == code) return &f;
+  return nullptr;
+}
+
+TEST(CheckEvaluate, MxThatIsACnameIsAWarning) {
+  // RFC 2181 §10.3: an MX must not name an alias; senders follow it anyway.
+  Observations o = healthy();
+  o.probes[0].cname_chain = {"smtp.provider.example"};
+  Report r = evaluate(o);
+  ASSERT_TRUE(has(r, "mx-cname", Severity::warning));
+  EXPECT_NE(find(r, "mx-cname")->message.find("smtp.provider.example"), std::string::npos);
+  EXPECT_EQ(status_text(r.status), "warning");
+}
+
 TEST(CheckEvaluate, InvalidDomainName) {
   Observations o;
   o.domain = "not a domain";
