@@ -342,9 +342,10 @@ void Evaluator::mx() {
     return;
   }
   std::vector<std::string> hosts;
-  for (const auto& r : a.records) {
+  for (const auto& r : a.records) {  // one host at two preferences is one host
     auto h = normalize_domain(r.host);
-    hosts.push_back(h ? *h : ascii_lower(r.host));
+    std::string host = h ? *h : ascii_lower(r.host);
+    if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) hosts.push_back(std::move(host));
   }
   if (r_.policy && r_.policy->mode != Mode::none) {
     const Policy& p = *r_.policy;
@@ -356,6 +357,14 @@ void Evaluator::mx() {
             host.ends_with("." + pat.domain))
           hint = fmt::format(" (\"*.{}\" covers exactly one label: it matches x.{} but not {})",
                              pat.domain, pat.domain, host);
+        else if (pat.wildcard && host == pat.domain)  // RFC 8461 §4.1
+          hint = fmt::format(" (\"*.{}\" does not match {} itself, only names one label below it)",
+                             pat.domain, host);
+      for (const auto& probe : o_.probes)  // RFC 8461 §4.1 matches the MX name, not an alias's target
+        if (probe.host == host && !probe.cname_chain.empty() && p.matches(probe.cname_chain.back()))
+          hint = fmt::format(" (the policy lists {}, the CNAME target of {}; senders match the MX "
+                             "name itself)",
+                             probe.cname_chain.back(), host);
       Severity sev = p.mode == Mode::enforce ? Severity::error : Severity::warning;
       add("mx-not-in-policy", sev,
           fmt::format("the MX host {} is not matched by any mx line of the policy{}; {}", host,

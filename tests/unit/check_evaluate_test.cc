@@ -269,6 +269,26 @@ const Finding* find(const Report& r, std::string_view code) {
   return nullptr;
 }
 
+TEST(CheckEvaluate, MxHostListedTwiceIsJudgedOnce) {
+  Observations o = healthy();
+  o.mx.records = {{10, "mx1.example.com"}, {20, "mx3.example.com"}, {30, "MX3.example.com."}};
+  std::vector<std::string> c = codes(evaluate(o));
+  EXPECT_EQ(std::count(c.begin(), c.end(), "mx-not-in-policy"), 1) << ::testing::PrintToString(c);
+}
+
+TEST(CheckEvaluate, WildcardDoesNotCoverTheDomainItself) {
+  // RFC 8461 §4.1: "*.example.com" does not match "example.com".
+  Observations o = healthy();
+  o.mx.records = {{10, "example.com"}};
+  o.probes.resize(1);
+  o.probes[0].host = "example.com";
+  o.fetch->body = "version: STSv1\nmode: enforce\nmx: *.example.com\nmax_age: 604800\n";
+  Report r = evaluate(o);
+  const Finding* f = find(r, "mx-not-in-policy");
+  ASSERT_TRUE(f);
+  EXPECT_NE(f->message.find("does not match example.com itself"), std::string::npos) << f->message;
+}
+
 TEST(CheckEvaluate, MxThatIsACnameIsAWarning) {
   // RFC 2181 §10.3: an MX must not name an alias; senders follow it anyway.
   Observations o = healthy();
