@@ -127,8 +127,11 @@ void Evaluator::sts_record() {
         e.fix.empty() ? "publish \"v=STSv1; id=<1-32 letters and digits>\"" : e.fix);
     return;
   }
-  for (const auto& w : lint.findings.warnings)
-    add("sts-record-warning", Severity::warning, fmt::format("{}: {}", sts_name(), w.message), w.fix);
+  for (const auto& w : lint.findings.warnings) {
+    // RFC 8461 §3.1: unknown fields "SHALL be ignored": an extension is valid, only noted.
+    Severity sev = w.code == "unknown-field" ? Severity::info : Severity::warning;
+    add("sts-record-warning", sev, fmt::format("{}: {}", sts_name(), w.message), w.fix);
+  }
   for (const auto& f : lint.fields)
     if (f.name == "id") r_.policy_id = f.value;
   sts_present_ = true;
@@ -295,7 +298,12 @@ void Evaluator::policy() {
   }
   for (const auto& w : lint.findings.warnings) {
     if (w.code == "max-age-short") continue;  // reported below with its own code
-    add("sts-policy-warning", Severity::warning,
+    // Inside RFC 8461 §3.2's grammar and harmless: noted, not warned about. Trailing WSP
+    // (sts-policy-field *WSP), leading zeros (1*10DIGIT), an mx pattern twice, and mx lines
+    // left in a mode none policy (§8.3's way of removing MTA-STS).
+    bool benign = w.code == "trailing-whitespace" || w.code == "max-age-leading-zero" ||
+                  w.code == "mx-duplicate" || w.code == "mode-none-with-mx";
+    add("sts-policy-warning", benign ? Severity::info : Severity::warning,
         fmt::format("policy{}: {}", w.line ? fmt::format(" line {}", w.line) : "", w.message), w.fix);
   }
   if (!lint.policy) return;
@@ -308,7 +316,8 @@ void Evaluator::policy() {
   if (p.mode == Mode::none)
     add("mode-none", Severity::info, "mode none: senders drop any cached policy for the domain",
         "this is the way to take MTA-STS down; publish testing or enforce to protect mail");
-  if (p.max_age < kRecommendedMinMaxAge)
+  // RFC 8461 §8.3: a mode none policy is how MTA-STS is removed; a short max_age suits it.
+  if (p.max_age < kRecommendedMinMaxAge && p.mode != Mode::none)
     add("max-age-short", Severity::warning,
         fmt::format("max_age {} is under a day: senders refetch constantly and an attacker needs "
                     "to block the policy only briefly",

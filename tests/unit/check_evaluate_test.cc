@@ -269,6 +269,32 @@ const Finding* find(const Report& r, std::string_view code) {
   return nullptr;
 }
 
+TEST(CheckEvaluate, GrammarValidOddsAreNotedNotWarned) {
+  // RFC 8461 §3.1: unknown TXT fields "SHALL be ignored": valid, so the status stays ok.
+  Observations o = healthy();
+  o.sts_txt = txt({"v=STSv1; id=20240101; ext=foo"});
+  Report r = evaluate(o);
+  EXPECT_TRUE(has(r, "sts-record-warning", Severity::info));
+  EXPECT_EQ(status_text(r.status), "ok");
+  // RFC 8461 §3.2: 1*10DIGIT allows leading zeros; trailing WSP is in the grammar.
+  o = healthy();
+  o.fetch->body = "version: STSv1 \nmode: enforce\nmx: mx1.example.com\nmx: mx2.example.com\n"
+                  "max_age: 0604800\n";
+  r = evaluate(o);
+  EXPECT_EQ(status_text(r.status), "ok") << ::testing::PrintToString(codes(r));
+  ASSERT_TRUE(r.policy);
+  EXPECT_EQ(r.policy->max_age, 604800u);
+  // RFC 8461 §8.3: mode none with the old mx lines and a small max_age is how MTA-STS is removed.
+  o.fetch->body = "version: STSv1\nmode: none\nmx: mx1.example.com\nmax_age: 3600\n";
+  r = evaluate(o);
+  EXPECT_EQ(status_text(r.status), "ok") << ::testing::PrintToString(codes(r));
+  EXPECT_FALSE(find(r, "max-age-short"));
+  // A field given twice stays a warning: senders use the first, likely not what was meant.
+  o.fetch->body = "version: STSv1\nmode: testing\nmode: enforce\nmx: mx1.example.com\n"
+                  "mx: mx2.example.com\nmax_age: 604800\n";
+  EXPECT_TRUE(has(evaluate(o), "sts-policy-warning", Severity::warning));
+}
+
 TEST(CheckEvaluate, MxHostListedTwiceIsJudgedOnce) {
   Observations o = healthy();
   o.mx.records = {{10, "mx1.example.com"}, {20, "mx3.example.com"}, {30, "MX3.example.com."}};
