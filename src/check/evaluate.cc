@@ -37,6 +37,31 @@ std::vector<std::string> records_of_kind(const net::TxtAnswer& a, RecordKind kin
   return out;
 }
 
+// A TXT record at the right name that was meant as a record of `kind` but is not one to senders
+// (RFC 8461 §3.1, RFC 8460 §3: records not beginning with the exact version are discarded):
+// " It is ignored: ..." naming the record and why, or "" when there is none.
+std::string near_miss(const net::TxtAnswer& a, RecordKind kind) {
+  const std::string tag = ascii_lower(kind == RecordKind::sts ? "v=STSv1" : "v=TLSRPTv1");
+  for (const auto& strings : a.records) {
+    std::string joined = join_txt_strings(strings);
+    std::size_t at = ascii_lower(joined).find(tag);
+    if (at == std::string::npos || starts_record_of_kind(joined, kind)) continue;
+    std::string why;
+    if (at > 0 && trim_wsp(std::string_view(joined).substr(0, at)).empty())
+      why = "nothing may come before the version, not even spaces";
+    else if (at > 0)
+      why = "the version must be the first field of the record";
+    else if (joined.compare(0, tag.size(), kind == RecordKind::sts ? "v=STSv1" : "v=TLSRPTv1") != 0)
+      why = "the version is case-sensitive";
+    else
+      why = "the version must be followed by ';'";
+    std::string shown = joined.size() > 80 ? joined.substr(0, 80) + "..." : joined;
+    return fmt::format(" The record \"{}\" is ignored by senders: it must start with \"{}\" ({}).",
+                       shown, kind == RecordKind::sts ? "v=STSv1;" : "v=TLSRPTv1;", why);
+  }
+  return "";
+}
+
 bool dns_failed(const net::DnsMeta& a) {
   return a.status == net::DnsStatus::servfail || a.status == net::DnsStatus::timeout ||
          a.status == net::DnsStatus::error;
@@ -100,8 +125,9 @@ void Evaluator::sts_record() {
     if (found(o_.underscore_sts_txt)) where = " It is published at _mta_sts." + o_.name + " (underscore instead of hyphen).";
     else if (found(o_.host_sts_txt)) where = " It is published at mta-sts." + o_.name + " (without the leading underscore).";
     else if (found(o_.apex_txt)) where = " A v=STSv1 record is published at the apex " + o_.name + " instead.";
-    std::string others;
-    if (!a.records.empty()) others = " The TXT records there do not start with \"v=STSv1\".";
+    std::string others = near_miss(a, RecordKind::sts);
+    if (others.empty() && !a.records.empty())
+      others = " The TXT records there do not start with \"v=STSv1\".";
     add("sts-record-missing", Severity::error,
         fmt::format("no MTA-STS record: {} has no TXT record starting with v=STSv1, so senders "
                     "do not use MTA-STS for {}.{}{}",
@@ -152,6 +178,7 @@ void Evaluator::tlsrpt_record() {
     if (o_.draft_tlsrpt_txt && !records_of_kind(*o_.draft_tlsrpt_txt, RecordKind::tlsrpt).empty())
       hint = " A v=TLSRPTv1 record exists at _smtp-tlsrpt." + o_.name +
              ", the name from drafts of RFC 8460; senders only look at _smtp._tls.";
+    hint += near_miss(a, RecordKind::tlsrpt);
     add("tlsrpt-record-missing", Severity::warning,
         fmt::format("no TLS-RPT record at {}: senders cannot report failures to you, so you will "
                     "not know when mail fails or when enforcing is safe.{}",

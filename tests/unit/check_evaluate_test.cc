@@ -269,6 +269,37 @@ const Finding* find(const Report& r, std::string_view code) {
   return nullptr;
 }
 
+TEST(CheckEvaluate, RecordThatIsAlmostAnStsRecordSaysWhy) {
+  // RFC 8461 §3.1: records not beginning with "v=STSv1;" are discarded.
+  Observations o = healthy();
+  o.sts_txt = txt({"id=20240101; v=STSv1"});
+  Report r = evaluate(o);
+  const Finding* f = find(r, "sts-record-missing");
+  ASSERT_TRUE(f);
+  EXPECT_NE(f->message.find("must be the first field"), std::string::npos) << f->message;
+  o.sts_txt = txt({"v=stsv1; id=20240101"});
+  f = find(r = evaluate(o), "sts-record-missing");
+  ASSERT_TRUE(f);
+  EXPECT_NE(f->message.find("case-sensitive"), std::string::npos) << f->message;
+  o.sts_txt = txt({" v=STSv1; id=20240101"});
+  f = find(r = evaluate(o), "sts-record-missing");
+  ASSERT_TRUE(f);
+  EXPECT_NE(f->message.find("not even spaces"), std::string::npos) << f->message;
+  o.sts_txt = txt({"v=spf1 -all"});  // unrelated: no record to explain
+  f = find(r = evaluate(o), "sts-record-missing");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->message.find("is ignored by senders"), std::string::npos) << f->message;
+}
+
+TEST(CheckEvaluate, TlsRptRecordThatIsAlmostOneSaysWhy) {
+  Observations o = healthy();
+  o.tlsrpt_txt = txt({"v=tlsrptv1; rua=mailto:a@example.com"});
+  Report r = evaluate(o);
+  const Finding* f = find(r, "tlsrpt-record-missing");
+  ASSERT_TRUE(f);
+  EXPECT_NE(f->message.find("case-sensitive"), std::string::npos) << f->message;
+}
+
 TEST(CheckEvaluate, GrammarValidOddsAreNotedNotWarned) {
   // RFC 8461 §3.1: unknown TXT fields "SHALL be ignored": valid, so the status stays ok.
   Observations o = healthy();
