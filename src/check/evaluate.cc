@@ -37,6 +37,31 @@ std::vector<std::string> records_of_kind(const net::TxtAnswer& a, RecordKind kin
   return out;
 }
 
+// A TXT record at the right name that was meant as a record of `kind` but is not one to senders
+// (RFC 8461 §3.1, RFC 8460 §3: records not beginning with the exact version are discarded):
+// " It is ignored: ..." naming the record and why, or "" when there is none.
+std::string near_miss(const net::TxtAnswer& a, RecordKind kind) {
+  const std::string tag = ascii_lower(kind == RecordKind::sts ? "v=STSv1" : "v=TLSRPTv1");
+  for (const auto& strings : a.records) {
+    std::string joined = join_txt_strings(strings);
+    std::size_t at = ascii_lower(joined).find(tag);
+    if (at == std::string::npos || starts_record_of_kind(joined, kind)) continue;
+    std::string why;
+    if (at > 0 && trim_wsp(std::string_view(joined).substr(0, at)).empty())
+      why = "nothing may come before the version, not even spaces";
+    else if (at > 0)
+      why = "the version must be the first field of the record";
+    else if (joined.compare(0, tag.size(), kind == RecordKind::sts ? "v=STSv1" : "v=TLSRPTv1") != 0)
+      why = "the version is case-sensitive";
+    else
+      why = "the version must be followed by ';'";
+    std::string shown = joined.size() > 80 ? joined.substr(0, 80) + "..." : joined;
+    return fmt::format(" The record \"{}\" is ignored by senders: it must start with \"{}\" ({}).",
+                       shown, kind == RecordKind::sts ? "v=STSv1;" : "v=TLSRPTv1;", why);
+  }
+  return "";
+}
+
 bool dns_failed(const net::DnsMeta& a) {
   return a.status == net::DnsStatus::servfail || a.status == net::DnsStatus::timeout ||
          a.status == net::DnsStatus::error;
@@ -100,8 +125,9 @@ void Evaluator::sts_record() {
     if (found(o_.underscore_sts_txt)) where = " It is published at _mta_sts." + o_.name + " (underscore instead of hyphen).";
     else if (found(o_.host_sts_txt)) where = " It is published at mta-sts." + o_.name + " (without the leading underscore).";
     else if (found(o_.apex_txt)) where = " A v=STSv1 record is published at the apex " + o_.name + " instead.";
-    std::string others;
-    if (!a.records.empty()) others = " The TXT records there do not start with \"v=STSv1\".";
+    std::string others = near_miss(a, RecordKind::sts);
+    if (others.empty() && !a.records.empty())
+      others = " The TXT records there do not start with \"v=STSv1\".";
     add("sts-record-missing", Severity::error,
         fmt::format("no MTA-STS record: {} has no TXT record starting with v=STSv1, so senders "
                     "do not use MTA-STS for {}.{}{}",
@@ -127,8 +153,11 @@ void Evaluator::sts_record() {
         e.fix.empty() ? "publish \"v=STSv1; id=<1-32 letters and digits>\"" : e.fix);
     return;
   }
-  for (const auto& w : lint.findings.warnings)
-    add("sts-record-warning", Severity::warning, fmt::format("{}: {}", sts_name(), w.message), w.fix);
+  for (const auto& w : lint.findings.warnings) {
+    // RFC 8461 §3.1: unknown fields "SHALL be ignored": an extension is valid, only noted.
+    Severity sev = w.code == "unknown-field" ? Severity::info : Severity::warning;
+    add("sts-record-warning", sev, fmt::format("{}: {}", sts_name(), w.message), w.fix);
+  }
   for (const auto& f : lint.fields)
     if (f.name == "id") r_.policy_id = f.value;
   sts_present_ = true;
@@ -149,6 +178,7 @@ void Evaluator::tlsrpt_record() {
     if (o_.draft_tlsrpt_txt && !records_of_kind(*o_.draft_tlsrpt_txt, RecordKind::tlsrpt).empty())
       hint = " A v=TLSRPTv1 record exists at _smtp-tlsrpt." + o_.name +
              ", the name from drafts of RFC 8460; senders only look at _smtp._tls.";
+    hint += near_miss(a, RecordKind::tlsrpt);
     add("tlsrpt-record-missing", Severity::warning,
         fmt::format("no TLS-RPT record at {}: senders cannot report failures to you, so you will "
                     "not know when mail fails or when enforcing is safe.{}",
@@ -295,7 +325,12 @@ void Evaluator::policy() {
   }
   for (const auto& w : lint.findings.warnings) {
     if (w.code == "max-age-short") continue;  // reported below with its own code
-    add("sts-policy-warning", Severity::warning,
+    // Inside RFC 8461 §3.2's grammar and harmless: noted, not warned about. Trailing WSP
+    // (sts-policy-field *WSP), leading zeros (1*10DIGIT), an mx pattern twice, and mx lines
+    // left in a mode none policy (§8.3's way of removing MTA-STS).
+    bool benign = w.code == "trailing-whitespace" || w.code == "max-age-leading-zero" ||
+                  w.code == "mx-duplicate" || w.code == "mode-none-with-mx";
+    add("sts-policy-warning", benign ? Severity::info : Severity::warning,
         fmt::format("policy{}: {}", w.line ? fmt::format(" line {}", w.line) : "", w.message), w.fix);
   }
   if (!lint.policy) return;
@@ -308,7 +343,8 @@ void Evaluator::policy() {
   if (p.mode == Mode::none)
     add("mode-none", Severity::info, "mode none: senders drop any cached policy for the domain",
         "this is the way to take MTA-STS down; publish testing or enforce to protect mail");
-  if (p.max_age < kRecommendedMinMaxAge)
+  // RFC 8461 §8.3: a mode none policy is how MTA-STS is removed; a short max_age suits it.
+  if (p.max_age < kRecommendedMinMaxAge && p.mode != Mode::none)
     add("max-age-short", Severity::warning,
         fmt::format("max_age {} is under a day: senders refetch constantly and an attacker needs "
                     "to block the policy only briefly",
@@ -342,9 +378,10 @@ void Evaluator::mx() {
     return;
   }
   std::vector<std::string> hosts;
-  for (const auto& r : a.records) {
+  for (const auto& r : a.records) {  // one host at two preferences is one host
     auto h = normalize_domain(r.host);
-    hosts.push_back(h ? *h : ascii_lower(r.host));
+    std::string host = h ? *h : ascii_lower(r.host);
+    if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) hosts.push_back(std::move(host));
   }
   if (r_.policy && r_.policy->mode != Mode::none) {
     const Policy& p = *r_.policy;
@@ -356,6 +393,14 @@ void Evaluator::mx() {
             host.ends_with("." + pat.domain))
           hint = fmt::format(" (\"*.{}\" covers exactly one label: it matches x.{} but not {})",
                              pat.domain, pat.domain, host);
+        else if (pat.wildcard && host == pat.domain)  // RFC 8461 §4.1
+          hint = fmt::format(" (\"*.{}\" does not match {} itself, only names one label below it)",
+                             pat.domain, host);
+      for (const auto& probe : o_.probes)  // RFC 8461 §4.1 matches the MX name, not an alias's target
+        if (probe.host == host && !probe.cname_chain.empty() && p.matches(probe.cname_chain.back()))
+          hint = fmt::format(" (the policy lists {}, the CNAME target of {}; senders match the MX "
+                             "name itself)",
+                             probe.cname_chain.back(), host);
       Severity sev = p.mode == Mode::enforce ? Severity::error : Severity::warning;
       add("mx-not-in-policy", sev,
           fmt::format("the MX host {} is not matched by any mx line of the policy{}; {}", host,
@@ -380,6 +425,15 @@ void Evaluator::mx() {
 void Evaluator::probe(const net::SmtpProbe& p) {
   using O = net::SmtpProbe::Outcome;
   Severity sev = mx_severity();
+  if (!p.cname_chain.empty())  // RFC 2181 §10.3, RFC 5321 §5.1; senders are lenient
+    add("mx-cname", Severity::warning,
+        fmt::format("the MX host {} is a CNAME to {}; an MX must name a host with A/AAAA records, "
+                    "not an alias (RFC 2181 §10.3). Most senders follow it, and MTA-STS still "
+                    "checks the name {}: the policy's mx lines and the certificate must cover it",
+                    p.host, p.cname_chain.back(), p.host),
+        fmt::format("replace the CNAME with A/AAAA records for {}, or point the MX record at {} "
+                    "and list that name in the policy",
+                    p.host, p.cname_chain.back()));
   switch (p.outcome) {
     case O::tls_ok: break;
     case O::no_address:

@@ -18,6 +18,7 @@ awaitable<ConnectResult> connect_host(boost::beast::tcp_stream& stream, Resolver
   // changes where the connection goes.
   AddressAnswer a = co_await resolver.addresses(host);
   out.dns = a.status;
+  out.cname_chain = a.cname_chain;
   if (a.status != DnsStatus::ok) {
     out.status = a.status == DnsStatus::nxdomain || a.status == DnsStatus::nodata
                      ? ConnectStatus::no_address

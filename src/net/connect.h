@@ -18,6 +18,7 @@ enum class ConnectStatus { ok, no_address, dns_error, failed, timeout };
 struct ConnectResult {
   ConnectStatus status = ConnectStatus::failed;
   DnsStatus dns = DnsStatus::ok;
+  std::vector<std::string> cname_chain;  // the host name is an alias: the names followed
   std::string address;  // the one connected to (or the last tried)
   std::string detail;
 };

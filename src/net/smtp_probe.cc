@@ -105,6 +105,7 @@ awaitable<std::unique_ptr<beast::ssl_stream<beast::tcp_stream>>> session(
   ConnectResult c =
       co_await connect_host(tcp, resolver, options.connect_to, out.host, options.port, remaining());
   out.address = c.address;
+  out.cname_chain = c.cname_chain;
   if (c.status != ConnectStatus::ok) {
     out.detail = c.detail;
     out.outcome = c.status == ConnectStatus::no_address ? O::no_address

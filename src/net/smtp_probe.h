@@ -38,6 +38,7 @@ struct SmtpProbe {
   };
   Outcome outcome = Outcome::connect_failed;
   std::string host;
+  std::vector<std::string> cname_chain;  // the MX name is an alias (RFC 2181 §10.3 forbids it)
   std::string address;
   std::string banner;
   std::vector<std::string> extensions;  // EHLO keywords

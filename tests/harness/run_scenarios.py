@@ -76,7 +76,7 @@ DESIGN_CODES = frozenset({
 # named too, where the minimum set has no fitting code.
 KNOWN_CODES = DESIGN_CODES | {
     "mx-unreachable", "smtp-protocol-error", "validation-failure", "mx-null", "dns-error",
-    "domain-invalid", "sts-record-cname", "sts-record-warning", "sts-policy-warning",
+    "domain-invalid", "sts-record-cname", "sts-record-warning", "sts-policy-warning", "mx-cname",
 }
 
 RR_TYPES = {"A", "AAAA", "MX", "TXT", "CNAME", "NS", "SOA", "CAA", "SRV", "PTR", "DNAME", "TLSA"}

@@ -263,6 +263,99 @@ TEST(CheckEvaluate, PolicyChangedWithoutNewId) {
   EXPECT_FALSE(has(evaluate(o), "policy-id-stale", Severity::error));
 }
 
+const Finding* find(const Report& r, std::string_view code) {
+  for (const auto& f : r.findings)
+    if (f.code == code) return &f;
+  return nullptr;
+}
+
+TEST(CheckEvaluate, RecordThatIsAlmostAnStsRecordSaysWhy) {
+  // RFC 8461 §3.1: records not beginning with "v=STSv1;" are discarded.
+  Observations o = healthy();
+  o.sts_txt = txt({"id=20240101; v=STSv1"});
+  Report r = evaluate(o);
+  const Finding* f = find(r, "sts-record-missing");
+  ASSERT_TRUE(f);
+  EXPECT_NE(f->message.find("must be the first field"), std::string::npos) << f->message;
+  o.sts_txt = txt({"v=stsv1; id=20240101"});
+  f = find(r = evaluate(o), "sts-record-missing");
+  ASSERT_TRUE(f);
+  EXPECT_NE(f->message.find("case-sensitive"), std::string::npos) << f->message;
+  o.sts_txt = txt({" v=STSv1; id=20240101"});
+  f = find(r = evaluate(o), "sts-record-missing");
+  ASSERT_TRUE(f);
+  EXPECT_NE(f->message.find("not even spaces"), std::string::npos) << f->message;
+  o.sts_txt = txt({"v=spf1 -all"});  // unrelated: no record to explain
+  f = find(r = evaluate(o), "sts-record-missing");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->message.find("is ignored by senders"), std::string::npos) << f->message;
+}
+
+TEST(CheckEvaluate, TlsRptRecordThatIsAlmostOneSaysWhy) {
+  Observations o = healthy();
+  o.tlsrpt_txt = txt({"v=tlsrptv1; rua=mailto:a@example.com"});
+  Report r = evaluate(o);
+  const Finding* f = find(r, "tlsrpt-record-missing");
+  ASSERT_TRUE(f);
+  EXPECT_NE(f->message.find("case-sensitive"), std::string::npos) << f->message;
+}
+
+TEST(CheckEvaluate, GrammarValidOddsAreNotedNotWarned) {
+  // RFC 8461 §3.1: unknown TXT fields "SHALL be ignored": valid, so the status stays ok.
+  Observations o = healthy();
+  o.sts_txt = txt({"v=STSv1; id=20240101; ext=foo"});
+  Report r = evaluate(o);
+  EXPECT_TRUE(has(r, "sts-record-warning", Severity::info));
+  EXPECT_EQ(status_text(r.status), "ok");
+  // RFC 8461 §3.2: 1*10DIGIT allows leading zeros; trailing WSP is in the grammar.
+  o = healthy();
+  o.fetch->body = "version: STSv1 \nmode: enforce\nmx: mx1.example.com\nmx: mx2.example.com\n"
+                  "max_age: 0604800\n";
+  r = evaluate(o);
+  EXPECT_EQ(status_text(r.status), "ok") << ::testing::PrintToString(codes(r));
+  ASSERT_TRUE(r.policy);
+  EXPECT_EQ(r.policy->max_age, 604800u);
+  // RFC 8461 §8.3: mode none with the old mx lines and a small max_age is how MTA-STS is removed.
+  o.fetch->body = "version: STSv1\nmode: none\nmx: mx1.example.com\nmax_age: 3600\n";
+  r = evaluate(o);
+  EXPECT_EQ(status_text(r.status), "ok") << ::testing::PrintToString(codes(r));
+  EXPECT_FALSE(find(r, "max-age-short"));
+  // A field given twice stays a warning: senders use the first, likely not what was meant.
+  o.fetch->body = "version: STSv1\nmode: testing\nmode: enforce\nmx: mx1.example.com\n"
+                  "mx: mx2.example.com\nmax_age: 604800\n";
+  EXPECT_TRUE(has(evaluate(o), "sts-policy-warning", Severity::warning));
+}
+
+TEST(CheckEvaluate, MxHostListedTwiceIsJudgedOnce) {
+  Observations o = healthy();
+  o.mx.records = {{10, "mx1.example.com"}, {20, "mx3.example.com"}, {30, "MX3.example.com."}};
+  std::vector<std::string> c = codes(evaluate(o));
+  EXPECT_EQ(std::count(c.begin(), c.end(), "mx-not-in-policy"), 1) << ::testing::PrintToString(c);
+}
+
+TEST(CheckEvaluate, WildcardDoesNotCoverTheDomainItself) {
+  // RFC 8461 §4.1: "*.example.com" does not match "example.com".
+  Observations o = healthy();
+  o.mx.records = {{10, "example.com"}};
+  o.probes.resize(1);
+  o.probes[0].host = "example.com";
+  o.fetch->body = "version: STSv1\nmode: enforce\nmx: *.example.com\nmax_age: 604800\n";
+  Report r = evaluate(o);
+  const Finding* f = find(r, "mx-not-in-policy");
+  ASSERT_TRUE(f);
+  EXPECT_NE(f->message.find("does not match example.com itself"), std::string::npos) << f->message;
+}
+
+TEST(CheckEvaluate, MxThatIsACnameIsAWarning) {
+  // RFC 2181 §10.3: an MX must not name an alias; senders follow it anyway.
+  Observations o = healthy();
+  o.probes[0].cname_chain = {"smtp.provider.example"};
+  Report r = evaluate(o);
+  ASSERT_TRUE(has(r, "mx-cname", Severity::warning));
+  EXPECT_NE(find(r, "mx-cname")->message.find("smtp.provider.example"), std::string::npos);
+  EXPECT_EQ(status_text(r.status), "warning");
+}
+
 TEST(CheckEvaluate, InvalidDomainName) {
   Observations o;
   o.domain = "not a domain";
