@@ -55,9 +55,10 @@ std::string near_miss(const net::TxtAnswer& a, RecordKind kind) {
       why = "the version is case-sensitive";
     else
       why = "the version must be followed by ';'";
-    std::string shown = joined.size() > 80 ? joined.substr(0, 80) + "..." : joined;
-    return fmt::format(" The record \"{}\" is ignored by senders: it must start with \"{}\" ({}).",
-                       shown, kind == RecordKind::sts ? "v=STSv1;" : "v=TLSRPTv1;", why);
+    std::string_view shown = std::string_view(joined).substr(0, 80);
+    return fmt::format(" The record \"{}{}\" is ignored by senders: it must start with \"{}\" ({}).",
+                       shown, joined.size() > shown.size() ? "..." : "",
+                       kind == RecordKind::sts ? "v=STSv1;" : "v=TLSRPTv1;", why);
   }
   return "";
 }
