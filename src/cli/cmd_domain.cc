@@ -21,6 +21,7 @@
 #include "net/cares_resolver.h"
 #include "net/endpoint.h"
 #include "store/domain_edit.h"
+#include "store/domain_import.h"
 #include "store/store.h"
 
 namespace asio = boost::asio;
@@ -281,93 +282,6 @@ int remove(DomainOptions& o) {
 }
 
 
-// Bulk: JSON Lines {"domain","mode","max_age","mx":[...],"rua":[...]} or CSV with the header
-// domain,mode,max_age,mx,rua (mx and rua space-separated). Desired state: missing fields take
-// the defaults (testing, 86400, no mx, no rua). Each line is its own transaction; bad lines are
-// reported with their number and the rest goes on.
-struct BulkLine {
-  std::size_t line = 0;
-  std::string domain, mode = "testing";
-  std::uint32_t max_age = 86400;
-  std::vector<std::string> mx, rua;
-};
-
-std::vector<std::string> words(std::string_view s) {
-  std::vector<std::string> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && is_wsp(s[i])) ++i;
-    std::size_t j = i;
-    while (j < s.size() && !is_wsp(s[j])) ++j;
-    if (j > i) out.emplace_back(s.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
-
-Result<BulkLine> parse_jsonl(std::string_view text, std::size_t line) {
-  auto bad = [&](std::string why) { return Error{"import-invalid", line, 0, why, {}}; };
-  boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  if (ec || !v.is_object()) return bad("not a JSON object");
-  const auto& o = v.as_object();
-  BulkLine b;
-  b.line = line;
-  auto str = [&](const char* key, std::string& out) -> bool {
-    if (const auto* x = o.if_contains(key)) {
-      if (!x->is_string()) return false;
-      out = std::string(x->as_string());
-    }
-    return true;
-  };
-  auto list = [&](const char* key, std::vector<std::string>& out) -> bool {
-    if (const auto* x = o.if_contains(key)) {
-      if (!x->is_array()) return false;
-      for (const auto& item : x->as_array()) {
-        if (!item.is_string()) return false;
-        out.emplace_back(item.as_string());
-      }
-    }
-    return true;
-  };
-  if (!str("domain", b.domain) || b.domain.empty()) return bad("\"domain\" must be a non-empty string");
-  if (!str("mode", b.mode)) return bad("\"mode\" must be a string");
-  if (const auto* m = o.if_contains("max_age")) {
-    if (!m->is_int64() || m->as_int64() < 0 || m->as_int64() > kMaxMaxAge)
-      return bad("\"max_age\" must be a whole number 0..31557600");
-    b.max_age = static_cast<std::uint32_t>(m->as_int64());
-  }
-  if (!list("mx", b.mx) || !list("rua", b.rua)) return bad("\"mx\" and \"rua\" must be arrays of strings");
-  return b;
-}
-
-Result<BulkLine> parse_csv(std::string_view text, std::size_t line) {
-  std::vector<std::string_view> f;
-  std::size_t start = 0;
-  while (true) {
-    std::size_t comma = text.find(',', start);
-    f.push_back(trim_wsp(text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start)));
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
-  if (f.size() != 5 || text.find('"') != std::string_view::npos)
-    return Error{"import-invalid", line, 0, "expected 5 fields: domain,mode,max_age,mx,rua (no quotes)", {}};
-  BulkLine b;
-  b.line = line;
-  b.domain = std::string(f[0]);
-  if (!f[1].empty()) b.mode = std::string(f[1]);
-  if (!f[2].empty()) {
-    std::uint64_t n = 0;
-    auto [p, ec] = std::from_chars(f[2].data(), f[2].data() + f[2].size(), n);
-    if (ec != std::errc() || p != f[2].data() + f[2].size() || n > kMaxMaxAge)
-      return Error{"import-invalid", line, 0, "max_age must be a whole number 0..31557600", {}};
-    b.max_age = static_cast<std::uint32_t>(n);
-  }
-  b.mx = words(f[3]);
-  b.rua = words(f[4]);
-  return b;
-}
-
 int import(DomainOptions& o) {
   auto text = read_input(o.name, std::size_t{1} << 30);
   if (!text) return fail(text.error(), o.json);
@@ -386,12 +300,10 @@ int import(DomainOptions& o) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (trim_wsp(line).empty() || line.front() == '#') continue;
     if (csv && no == 1 && line.starts_with("domain,")) continue;  // the header
-    auto b = csv ? parse_csv(line, no) : parse_jsonl(line, no);
+    auto b = store::parse_import_line(line, no, csv);
     Result<store::PutResult> r = Error{};
     if (b) {
-      // Desired state: every field given (defaults filled in by the parser).
-      store::DomainEdit edit{b->mode, b->max_age, b->mx, b->rua};
-      if (auto edited = store::apply_edit(edit, std::nullopt); !edited)
+      if (auto edited = store::apply_edit(b->edit(), std::nullopt); !edited)
         r = edited.error();
       else
         r = (*s)->put_domain(b->domain, edited->policy, edited->rua, who, now);
@@ -425,26 +337,12 @@ int export_domains(DomainOptions& o) {
   auto s = open(o);
   if (!s) return fail(s.error(), false);
   bool csv = o.format == "csv";
-  if (csv) fmt::print("domain,mode,max_age,mx,rua\n");
+  if (csv) fmt::print("{}\n", store::kImportCsvHeader);
   std::string after;
   while (true) {  // in pages, so a large store never sits in memory whole
     auto page = (*s)->list_domains(after, 1000);
     if (!page) return fail(page.error(), false);
-    for (const auto& d : *page) {
-      std::vector<std::string> mx;
-      for (const auto& p : d.policy.mx) mx.push_back(p.canonical());
-      if (csv) {
-        fmt::print("{},{},{},{},{}\n", d.name, to_string(d.policy.mode), d.policy.max_age,
-                   fmt::join(mx, " "), fmt::join(d.rua, " "));
-      } else {
-        boost::json::array m, r;
-        for (const auto& x : mx) m.emplace_back(x);
-        for (const auto& x : d.rua) r.emplace_back(x);
-        print_json({{"domain", d.name}, {"mode", to_string(d.policy.mode)},
-                    {"max_age", d.policy.max_age}, {"mx", std::move(m)}, {"rua", std::move(r)},
-                    {"id", d.policy_id}, {"version", d.version}});
-      }
-    }
+    for (const auto& d : *page) fmt::print("{}\n", store::export_line(d, csv));
     if (page->size() < 1000) break;
     after = page->back().name;
   }
