@@ -7,7 +7,10 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <algorithm>
+
 #include "core/domain.h"
+#include "core/smtp_reply.h"
 #include "fmt/format.h"
 #include "net/connect.h"
 
@@ -35,49 +38,31 @@ std::string_view to_string(SmtpProbe::Outcome outcome) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::size_t kMaxLine = 1000;   // RFC 5321 §4.5.3.1.5
-constexpr std::size_t kMaxLines = 100;
-
-struct Reply {
-  int code = 0;
-  std::vector<std::string> lines;  // text after "NNN-" / "NNN "
+struct Reply : SmtpReply {
   boost::system::error_code ec;
   std::string error;
 };
 
-// Reads one (possibly multi-line) SMTP reply.
+// Reads one (possibly multi-line) SMTP reply; core/smtp_reply.h judges the lines.
 template <typename Stream>
 awaitable<Reply> read_reply(Stream& stream, std::string& buffer) {
   Reply r;
-  for (std::size_t n = 0; n < kMaxLines; ++n) {
+  SmtpReplyReader reader;
+  for (;;) {
     auto [ec, len] = co_await asio::async_read_until(
-        stream, asio::dynamic_buffer(buffer, kMaxLine + 2), "\r\n",
-        asio::as_tuple(asio::use_awaitable));
+        stream, asio::dynamic_buffer(buffer, kMaxSmtpLine), "\r\n", asio::as_tuple(asio::use_awaitable));
     if (ec) {
       r.ec = ec;
       r.error = ec == asio::error::not_found ? "a reply line over 1000 bytes" : ec.message();
       co_return r;
     }
-    std::string line = buffer.substr(0, len - 2);
+    auto status = reader.add_line(std::string_view(buffer).substr(0, len - 2));
     buffer.erase(0, len);
-    if (line.size() < 3 || !std::isdigit(static_cast<unsigned char>(line[0])) ||
-        !std::isdigit(static_cast<unsigned char>(line[1])) ||
-        !std::isdigit(static_cast<unsigned char>(line[2])) ||
-        (line.size() > 3 && line[3] != ' ' && line[3] != '-')) {
-      r.error = "not an SMTP reply: \"" + line.substr(0, 40) + "\"";
-      co_return r;
-    }
-    int code = std::stoi(line.substr(0, 3));
-    if (r.code && code != r.code) {
-      r.error = "inconsistent reply codes";
-      co_return r;
-    }
-    r.code = code;
-    r.lines.push_back(line.size() > 4 ? line.substr(4) : "");
-    if (line.size() == 3 || line[3] == ' ') co_return r;
+    if (status == SmtpReplyReader::Status::more) continue;
+    static_cast<SmtpReply&>(r) = reader.reply();
+    if (status == SmtpReplyReader::Status::error) r.error = reader.error();
+    co_return r;
   }
-  r.error = "a reply of more than 100 lines";
-  co_return r;
 }
 
 template <typename Stream>
@@ -142,13 +127,8 @@ awaitable<std::unique_ptr<beast::ssl_stream<beast::tcp_stream>>> session(
     fail(ehlo, "EHLO");
     co_return nullptr;
   }
-  out.extensions.clear();
-  bool starttls = false;
-  for (std::size_t i = 1; i < ehlo.lines.size(); ++i) {
-    std::string keyword = ascii_lower(ehlo.lines[i].substr(0, ehlo.lines[i].find(' ')));
-    out.extensions.push_back(keyword);
-    starttls = starttls || keyword == "starttls";
-  }
+  out.extensions = ehlo_keywords(ehlo);
+  bool starttls = std::find(out.extensions.begin(), out.extensions.end(), "starttls") != out.extensions.end();
   if (!starttls) {
     out.outcome = O::no_starttls;
     out.detail = "STARTTLS is not in the EHLO answer";
