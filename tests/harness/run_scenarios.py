@@ -104,6 +104,26 @@ def _check_keys(table, allowed, where):
                             f"(known: {', '.join(allowed)})")
 
 
+def _cert_spec(table, where):
+    """The certificate spec (ca.py) of a policy_host or mx table: `cert` (a kind, default valid)
+    and `cert_names` (the exact names the certificate carries instead of the host's)."""
+    kind = table.get("cert", "valid")
+    if kind not in ca_mod.KINDS:
+        raise ScenarioError(f"{where}.cert {kind!r} is not one of {', '.join(ca_mod.KINDS)}")
+    names = table.get("cert_names")
+    if names is None:
+        return kind
+    names = _strs(names, f"{where}.cert_names")
+    if not names:
+        raise ScenarioError(f"{where}.cert_names is empty")
+    spec = ca_mod.make_spec(kind, names)
+    try:
+        ca_mod.parse_spec(spec)
+    except ValueError as e:
+        raise ScenarioError(f"{where}.cert_names: {e}") from None
+    return spec
+
+
 def parse_record(record, origin):
     """(absolute owner, type, rdata tokens) of one zone-file line relative to ORIGIN."""
     tokens = record.split()
@@ -160,8 +180,8 @@ class Scenario:
         self.policy_host = None
         if "policy_host" in d:
             p = d["policy_host"]
-            _check_keys(p, ("server", "behaviour", "cert", "policy", "content_type", "protocols"),
-                        "policy_host")
+            _check_keys(p, ("server", "behaviour", "cert", "cert_names", "policy", "content_type",
+                            "protocols"), "policy_host")
             server = p.get("server", "nginx")
             behaviour = p.get("behaviour", "ok")
             if server not in ("nginx", "testd", "mtasts"):
@@ -175,9 +195,7 @@ class Scenario:
                                     f"{', '.join(HTTPS_BEHAVIOURS + HARNESS_BEHAVIOURS)}")
             if "protocols" in p and server != "nginx":
                 raise ScenarioError("policy_host.protocols is for nginx")
-            cert = p.get("cert", "valid")
-            if cert not in ca_mod.KINDS:
-                raise ScenarioError(f"policy_host.cert {cert!r} is not one of {', '.join(ca_mod.KINDS)}")
+            cert = _cert_spec(p, "policy_host")
             self.policy_host = dict(server=server, behaviour=behaviour, cert=cert,
                                     host=f"mta-sts.{self.domain}", policy=p.get("policy"),
                                     content_type=p.get("content_type", "text/plain"),
@@ -185,16 +203,14 @@ class Scenario:
 
         self.mx = []
         for i, m in enumerate(d.get("mx", [])):
-            _check_keys(m, ("host", "behaviour", "cert"), f"mx[{i}]")
+            _check_keys(m, ("host", "behaviour", "cert", "cert_names"), f"mx[{i}]")
             if "host" not in m:
                 raise ScenarioError(f"mx[{i}].host is required")
             behaviour = m.get("behaviour", "starttls")
             if behaviour not in SMTP_BEHAVIOURS + HARNESS_BEHAVIOURS:
                 raise ScenarioError(f"mx[{i}].behaviour {behaviour!r} is not one of "
                                     f"{', '.join(SMTP_BEHAVIOURS + HARNESS_BEHAVIOURS)}")
-            cert = m.get("cert", "valid")
-            if cert not in ca_mod.KINDS:
-                raise ScenarioError(f"mx[{i}].cert {cert!r} is not one of {', '.join(ca_mod.KINDS)}")
+            cert = _cert_spec(m, f"mx[{i}]")
             self.mx.append(dict(host=m["host"].lower().rstrip("."), behaviour=behaviour, cert=cert))
         # Every MX in DNS needs a server here, else the check would reach for loopback port 25.
         served = {m["host"] for m in self.mx}
@@ -427,6 +443,7 @@ http {{
     uwsgi_temp_path {d}/tmp/uwsgi;
     scgi_temp_path {d}/tmp/scgi;
     server_tokens off;
+    server_names_hash_bucket_size 128;  # long scenario host names
     charset_types text/plain;
 {"".join(blocks)}}}
 """
@@ -830,12 +847,14 @@ def verify_policy_host(net, s):
             problems.append("TLS 1.0-only policy host accepted a TLS 1.2 client")
         extra = ["--tlsv1.0", "--tls-max", "1.0", "--ciphers", "DEFAULT@SECLEVEL=0"]
     rc, out, err = curl(host, port, net.ca.ca_file, *extra)
-    if ph["cert"] in CERT_ERRORS:
+    cert_problem = ca_mod.verify_problem(host, ph["cert"])
+    if cert_problem:
         if rc == 0:
             problems.append(f"policy host with a {ph['cert']} certificate verified")
-        elif not any(w in err.lower() for w in CERT_ERRORS[ph["cert"]]):
+        elif not any(w in err.lower() for w in CERT_ERRORS[cert_problem]):
             problems.append(f"policy host ({ph['cert']}): unexpected curl error {err.strip()!r}")
-        rc, out, err = curl(host, port, net.ca.ca_file, "-k", *extra)
+        extra = ["-k", *extra]
+        rc, out, err = curl(host, port, net.ca.ca_file, *extra)
     if rc != 0:
         return problems + [f"curl https://{host}: {err.strip()}"]
     body, _, meta = out.rpartition("\n")
@@ -958,10 +977,11 @@ def verify_mx(net, s, m):
         _, _, e12, _ = smtp_probe(port, m["host"], net.ca.ca_file, verify=False)
         if e12 is None:
             problems.append(f"MX {m['host']} (tls10-only) accepted TLS 1.2+")
-    if m["cert"] in CERT_ERRORS:
+    cert_problem = ca_mod.verify_problem(m["host"], m["cert"])
+    if cert_problem:
         if err is None:
             return problems + [f"MX {m['host']} with a {m['cert']} certificate verified"]
-        if not any(w in err.lower() for w in CERT_ERRORS[m["cert"]]):
+        if not any(w in err.lower() for w in CERT_ERRORS[cert_problem]):
             problems.append(f"MX {m['host']} ({m['cert']}): unexpected error {err!r}")
     elif err is not None:
         problems.append(f"MX {m['host']}: {err}")
