@@ -52,7 +52,7 @@ CHECK_TIMEOUT = 5  # --timeout given to mtasts check
 DEFAULT_MAX_SECONDS = 30  # a check that takes longer fails (the deadline must hold)
 
 HTTPS_BEHAVIOURS = ("ok", "404", "500", "redirect", "html", "large", "drip", "reset", "h2only",
-                    "garbage", "never-close", "huge")
+                    "garbage", "never-close", "huge", "no-content-type", "head-differs")
 SMTP_BEHAVIOURS = ("starttls", "no-starttls", "tls10-only", "silent", "garbage",
                    "starttls-refused", "close-after-banner")
 # Handled by the harness itself: nothing listens on the port given to --connect-to.
@@ -837,7 +837,8 @@ def verify_policy_host(net, s):
     if not ph or ph["behaviour"] == "refused":
         return [] if not can_connect(port) else [f"policy port {port} accepts connections"]
     if ph["server"] == "testd" and ph["behaviour"] not in ("ok", "404", "500", "redirect", "html",
-                                                           "large"):
+                                                           "large", "no-content-type",
+                                                           "head-differs"):
         return [] if can_connect(port) else [f"testd policy listener {port} refuses connections"]
     problems = []
     extra = []
@@ -865,14 +866,21 @@ def verify_policy_host(net, s):
     if code != want_code and not (ph["behaviour"] == "redirect" and code.startswith("3")):
         problems.append(f"policy host answered {code} (want {want_code})")
     if want_code == "200":
-        want_type = "text/html" if ph["behaviour"] == "html" else ph["content_type"]
+        want_type = {"html": "text/html", "no-content-type": ""}.get(ph["behaviour"],
+                                                                     ph["content_type"])
         if ctype.replace(" ", "").lower() != want_type.replace(" ", "").lower():
             problems.append(f"content type {ctype!r} (want {want_type!r})")
         if ph["behaviour"] == "large" and len(body) <= 65536:
             problems.append(f"large body is only {len(body)} bytes")
         served = s.before if s.before is not None else ph["policy"]  # dry runs never swap
-        if ph["behaviour"] == "ok" and served is not None and body != served:
+        if ph["behaviour"] in ("ok", "no-content-type", "head-differs") and served is not None \
+                and body != served:
             problems.append("served policy differs from the scenario's")
+    if ph["behaviour"] == "head-differs":
+        rc, out, err = curl(host, port, net.ca.ca_file, "-I", *extra)
+        code = out.rpartition("\n")[2].partition(" ")[0]
+        if rc != 0 or code != "405":
+            problems.append(f"HEAD answered {code or err.strip()!r} (want 405)")
     return problems
 
 
