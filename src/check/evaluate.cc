@@ -201,6 +201,13 @@ void Evaluator::tlsrpt_record() {
     add("tlsrpt-record-invalid", Severity::error,
         fmt::format("the TLS-RPT record \"{}\" is invalid: {}", records.front(), e.message),
         e.fix.empty() ? "publish \"v=TLSRPTv1; rua=mailto:tlsrpt@" + o_.name + "\"" : e.fix);
+    return;
+  }
+  for (const auto& w : lint.findings.warnings) {
+    // RFC 8460 §3: unknown fields are ignored ("SHALL be ignored"): an extension is valid and
+    // only noted. Anything else (a trailing space, "RUA=") is outside the grammar: a warning.
+    Severity sev = w.code == "unknown-field" ? Severity::info : Severity::warning;
+    add("tlsrpt-record-warning", sev, fmt::format("{}: {}", name, w.message), w.fix);
   }
 }
 

@@ -77,6 +77,7 @@ DESIGN_CODES = frozenset({
 KNOWN_CODES = DESIGN_CODES | {
     "mx-unreachable", "smtp-protocol-error", "validation-failure", "mx-null", "dns-error",
     "domain-invalid", "sts-record-cname", "sts-record-warning", "sts-policy-warning", "mx-cname",
+    "tlsrpt-record-warning",
 }
 
 RR_TYPES = {"A", "AAAA", "MX", "TXT", "CNAME", "NS", "SOA", "CAA", "SRV", "PTR", "DNAME", "TLSA"}

@@ -326,6 +326,41 @@ TEST(CheckEvaluate, GrammarValidOddsAreNotedNotWarned) {
   EXPECT_TRUE(has(evaluate(o), "sts-policy-warning", Severity::warning));
 }
 
+TEST(CheckEvaluate, TlsRptRecordLintWarningsAreReported) {
+  // RFC 8460 §3: tlsrpt-record = tlsrpt-version 1*(field-delim tlsrpt-field) [field-delim]: a
+  // trailing space without ';' is outside the grammar. Reported like the _mta-sts record's.
+  Observations o = healthy();
+  o.tlsrpt_txt = txt({"v=TLSRPTv1; rua=mailto:tlsrpt@example.com "});
+  Report r = evaluate(o);
+  const Finding* f = find(r, "tlsrpt-record-warning");
+  ASSERT_TRUE(f) << ::testing::PrintToString(codes(r));
+  EXPECT_EQ(f->severity, Severity::warning);
+  EXPECT_NE(f->message.find("_smtp._tls.example.com"), std::string::npos) << f->message;
+  EXPECT_FALSE(f->fix.empty());
+  EXPECT_EQ(status_text(r.status), "warning");
+  // Field names are case-sensitive (%s"rua="): "RUA=" beside a real rua is a warning.
+  o.tlsrpt_txt = txt({"v=TLSRPTv1; rua=mailto:tlsrpt@example.com; RUA=mailto:b@example.com"});
+  EXPECT_TRUE(has(evaluate(o), "tlsrpt-record-warning", Severity::warning));
+  // An unknown field is a tlsrpt-extension: valid, ignored by senders, only noted.
+  o.tlsrpt_txt = txt({"v=TLSRPTv1; rua=mailto:tlsrpt@example.com; ruf=mailto:f@example.com"});
+  r = evaluate(o);
+  f = find(r, "tlsrpt-record-warning");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, Severity::info);
+  EXPECT_NE(f->message.find("ruf"), std::string::npos) << f->message;
+  EXPECT_EQ(status_text(r.status), "ok");
+  // Spaces around the ';' and a trailing ';' are field-delim: nothing to say.
+  o.tlsrpt_txt = txt({"v=TLSRPTv1 ;  rua=mailto:tlsrpt@example.com ; "});
+  r = evaluate(o);
+  EXPECT_FALSE(find(r, "tlsrpt-record-warning")) << ::testing::PrintToString(codes(r));
+  EXPECT_EQ(status_text(r.status), "ok");
+  // An invalid record is one error, not also a list of warnings.
+  o.tlsrpt_txt = txt({"v=TLSRPTv1; rua=http://r.example.com/; x=1 "});
+  r = evaluate(o);
+  EXPECT_TRUE(has(r, "tlsrpt-record-invalid", Severity::error));
+  EXPECT_FALSE(find(r, "tlsrpt-record-warning"));
+}
+
 TEST(CheckEvaluate, MxHostListedTwiceIsJudgedOnce) {
   Observations o = healthy();
   o.mx.records = {{10, "mx1.example.com"}, {20, "mx3.example.com"}, {30, "MX3.example.com."}};
