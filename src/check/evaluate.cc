@@ -68,6 +68,23 @@ bool dns_failed(const net::DnsMeta& a) {
          a.status == net::DnsStatus::error;
 }
 
+// What a certificate names, for a message: " (it names a, b)" plus, when a wildcard was meant to
+// cover the host, why it does not (RFC 6125 §6.4.3: "*" stands for exactly one leftmost label).
+std::string names_note(const net::TlsVerdict& tls, const std::string& host) {
+  if (!tls.leaf) return " (the server sent no certificate)";
+  if (tls.leaf->names.empty()) return " (it has no DNS names)";
+  std::string note = fmt::format(" (it names {})", fmt::join(tls.leaf->names, ", "));
+  for (const auto& n : tls.leaf->names) {
+    if (!n.starts_with("*.")) continue;
+    std::string base = ascii_lower(std::string_view(n).substr(2));
+    if (host.size() > base.size() + 1 && host.ends_with("." + base))
+      return note + fmt::format("; \"{}\" covers exactly one label, like x.{}, not {}", n, base, host);
+    if (host == base)
+      return note + fmt::format("; \"{}\" covers names below {}, not {} itself", n, base, host);
+  }
+  return note;
+}
+
 std::string days(std::int64_t seconds) {
   std::int64_t d = seconds / 86400;
   return fmt::format("{} day{}", d, d == 1 ? "" : "s");
@@ -201,6 +218,13 @@ void Evaluator::tlsrpt_record() {
     add("tlsrpt-record-invalid", Severity::error,
         fmt::format("the TLS-RPT record \"{}\" is invalid: {}", records.front(), e.message),
         e.fix.empty() ? "publish \"v=TLSRPTv1; rua=mailto:tlsrpt@" + o_.name + "\"" : e.fix);
+    return;
+  }
+  for (const auto& w : lint.findings.warnings) {
+    // RFC 8460 §3: unknown fields are ignored ("SHALL be ignored"): an extension is valid and
+    // only noted. Anything else (a trailing space, "RUA=") is outside the grammar: a warning.
+    Severity sev = w.code == "unknown-field" ? Severity::info : Severity::warning;
+    add("tlsrpt-record-warning", sev, fmt::format("{}: {}", name, w.message), w.fix);
   }
 }
 
@@ -240,15 +264,21 @@ void Evaluator::policy() {
   switch (f.outcome) {
     case O::response: break;
     case O::cert_invalid: {
+      // RFC 8461 §3.3: the certificate must be valid for mta-sts.<domain> itself, also when that
+      // name is a CNAME to a provider's host.
       std::string why = !f.tls.chain_trusted ? why_untrusted(f.tls)
-                                             : fmt::format("it does not cover the name {}", f.host);
+                                             : fmt::format("it does not cover the name {}{}", f.host,
+                                                           names_note(f.tls, f.host));
       if (f.tls.chain_trusted == false && !f.tls.name_match)
-        why += fmt::format(", and it does not cover the name {}", f.host);
+        why += fmt::format(", and it does not cover the name {}{}", f.host,
+                           names_note(f.tls, f.host));
       add("sts-webpki-invalid", Severity::error,
           fmt::format("the certificate of {} is not valid: {}. Senders refuse to fetch the "
                       "policy (RFC 8461 §3.3)",
                       f.host, why),
-          fmt::format("install a certificate for {} from a public CA, with the full chain", f.host));
+          fmt::format("install a certificate for {} from a public CA, with the full chain (if {} "
+                      "is a CNAME to a provider, the provider must serve a certificate naming {})",
+                      f.host, f.host, f.host));
       return;
     }
     case O::tls_failed:
@@ -296,8 +326,12 @@ void Evaluator::policy() {
   std::string media = ascii_lower(trim_wsp(std::string_view(f.content_type).substr(0, f.content_type.find(';'))));
   if (media != "text/plain") {
     add("sts-policy-content-type", Severity::error,
-        fmt::format("{} is served as \"{}\"; the policy must be text/plain (RFC 8461 §3.2)", url,
-                    f.content_type.empty() ? "(no Content-Type)" : f.content_type),
+        f.content_type.empty()
+            ? fmt::format("{} is served with no Content-Type header; the policy must be served "
+                          "as text/plain (RFC 8461 §3.2)",
+                          url)
+            : fmt::format("{} is served as \"{}\"; the policy must be text/plain (RFC 8461 §3.2)",
+                          url, f.content_type),
         "serve the file with Content-Type: text/plain (nginx: default_type text/plain)");
     return;
   }
@@ -491,9 +525,8 @@ void Evaluator::probe(const net::SmtpProbe& p) {
         "use a certificate from a public CA and send the full chain");
   if (!t.name_match)
     add("certificate-host-mismatch", sev,
-        fmt::format("the certificate of MX host {} does not cover that name (it names {}); {}",
-                    p.host, t.leaf ? fmt::format("{}", fmt::join(t.leaf->names, ", ")) : "nothing",
-                    impact),
+        fmt::format("the certificate of MX host {} does not cover that name{}; {}", p.host,
+                    names_note(t, p.host), impact),
         "get a certificate whose subjectAltName includes " + p.host);
   certificate_expiry(t, "MX host " + p.host);
 }

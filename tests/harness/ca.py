@@ -1,7 +1,8 @@
 #!/usr/bin/python3 -S
 """A test certificate authority made with openssl at test time (ECDSA P-256 everywhere).
 
-    ca.py DIR HOST:KIND [HOST:KIND...]      make DIR/ca.pem and the named leaf certificates
+    ca.py DIR HOST:SPEC [HOST:SPEC...]      make DIR/ca.pem and the named leaf certificates
+                                            (SPEC: KIND, or KIND@NAME,NAME... for exactly those SANs)
     ca.py DIR --self-test                   make a leaf of every kind and check each with openssl verify
 
 Layout of DIR:
@@ -13,17 +14,25 @@ Layout of DIR:
 Kinds (KINDS below): a leaf for HOST signed by the intermediate and sent with it ("valid"), and the
 ways real deployments get it wrong: expired, not-yet-valid, wrong-name (the SAN names another host
 of the same parent domain), self-signed, incomplete-chain (leaf only: the intermediate is missing and
-ca.pem holds only the root), expiring (valid, but expires in 10 days).
+ca.pem holds only the root), expiring (valid, but expires in 10 days), wildcard (valid; the SAN is
+`*.PARENT`, e.g. `*.example.test` for `mx1.example.test`).
+
+A certificate spec is a kind, or a kind and the exact names (subjectAltName dNSNames) the leaf
+carries instead of the host's: `valid@sts.provider.test` is a good certificate for another name
+(the host a CNAME points to), `expired@*.example.test,example.test` an expired wildcard. The kind
+still sets the dates and the chain; the names replace what the kind would name.
 """
 import concurrent.futures
 import datetime
+import hashlib
 import os
+import re
 import subprocess
 import sys
 import threading
 
 KINDS = ("valid", "expired", "not-yet-valid", "wrong-name", "self-signed", "incomplete-chain",
-         "expiring")
+         "expiring", "wildcard")
 
 _CURVE = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
 
@@ -37,6 +46,7 @@ _VALIDITY = {
     "self-signed": (-1 / 24, 90),
     "incomplete-chain": (-1 / 24, 90),
     "expiring": (-1 / 24, 10),
+    "wildcard": (-1 / 24, 90),
 }
 
 
@@ -57,6 +67,61 @@ def wrong_name(host):
     """The name a wrong-name certificate is for: another host of the same parent domain."""
     parent = host.split(".", 1)[1] if "." in host else host
     return f"www.{parent}"
+
+
+def _parent(host):
+    return host.split(".", 1)[1] if "." in host else host
+
+
+def parse_spec(spec):
+    """(kind, names or None) of a certificate spec "KIND" or "KIND@NAME,NAME..."; ValueError if bad."""
+    kind, at, rest = spec.partition("@")
+    if kind not in KINDS:
+        raise ValueError(f"unknown certificate kind {kind!r} (kinds: {', '.join(KINDS)})")
+    if not at:
+        return kind, None
+    if kind in ("wrong-name", "wildcard"):
+        raise ValueError(f"certificate kind {kind!r} names its own SAN; give names with another kind")
+    names = tuple(n.strip().lower().rstrip(".") for n in rest.split(","))
+    for n in names:
+        if not re.fullmatch(r"(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*", n):
+            raise ValueError(f"certificate name {n!r} is not a host name or *.host name")
+    return kind, names
+
+
+def make_spec(kind, names=None):
+    return kind if not names else f"{kind}@{','.join(n.lower().rstrip('.') for n in names)}"
+
+
+def san_names(host, spec):
+    """The dNSNames the leaf of SPEC for HOST carries."""
+    kind, names = parse_spec(spec)
+    if names:
+        return list(names)
+    if kind == "wrong-name":
+        return [wrong_name(host)]
+    if kind == "wildcard":
+        return [f"*.{_parent(host)}"]
+    return [host]
+
+
+def name_covers(name, host):
+    """Does the certificate name NAME cover HOST (RFC 6125 §6.4.3 as OpenSSL applies it: a '*' only
+    as the whole leftmost label, standing for exactly one label, and not right under a TLD)?"""
+    name, host = name.lower().rstrip("."), host.lower().rstrip(".")
+    if not name.startswith("*."):
+        return name == host
+    base = name[2:]
+    return base.count(".") >= 1 and "." in host and host.split(".", 1)[1] == base
+
+
+def verify_problem(host, spec):
+    """What a verifier must say of HOST's SPEC certificate: None (verifies) or the kind whose
+    failure it shows ("wrong-name" for any name that does not cover HOST)."""
+    kind, _ = parse_spec(spec)
+    if EXPECTED_VERIFY[kind] is not None:
+        return kind
+    return None if any(name_covers(n, host) for n in san_names(host, spec)) else "wrong-name"
 
 
 class CA:
@@ -142,13 +207,17 @@ organizationName = optional
 
     # --- leaves --------------------------------------------------------------------------------
     def paths(self, host, kind):
-        stem = os.path.join(self.certs, f"{host}-{kind}")
+        """(chain file, key file) of HOST's certificate of spec KIND ("KIND" or "KIND@NAMES")."""
+        host = host.lower().rstrip(".")
+        base, names = parse_spec(kind)
+        stem = os.path.join(self.certs, f"{host}-{base}")
+        if names:  # names may hold '*': a digest keeps the file name plain
+            stem += "-" + hashlib.sha256(",".join(names).encode()).hexdigest()[:12]
         return stem + ".pem", stem + ".key"
 
     def leaf(self, host, kind):
-        """Make (once) the certificate of KIND for HOST; returns (chain file, key file)."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown certificate kind {kind!r} (kinds: {', '.join(KINDS)})")
+        """Make (once) the certificate of spec KIND for HOST; returns (chain file, key file)."""
+        parse_spec(kind)  # ValueError for an unknown kind or a bad name
         host = host.lower().rstrip(".")
         pem, key = self.paths(host, kind)
         with self._lock:
@@ -171,12 +240,14 @@ organizationName = optional
         extensions are set here), which halves the time; nothing in the tests needs distinct keys."""
         d = self.dir
         stem = pem[:-4]
-        san = wrong_name(host) if kind == "wrong-name" else host
+        sans = san_names(host, kind)
+        san = sans[0]  # also the subject CN
+        kind, _ = parse_spec(kind)
         with open(stem + ".ext", "w") as f:
             f.write("basicConstraints=critical,CA:FALSE\n"
                     "keyUsage=critical,digitalSignature\n"
                     "extendedKeyUsage=serverAuth\n"
-                    f"subjectAltName=DNS:{san}\n"
+                    f"subjectAltName={','.join('DNS:' + n for n in sans)}\n"
                     "subjectKeyIdentifier=hash\n")
             if kind != "self-signed":
                 f.write("authorityKeyIdentifier=keyid:always\n")
@@ -246,34 +317,56 @@ EXPECTED_VERIFY = {
     "wrong-name": "hostname mismatch",
     "self-signed": "self-signed certificate",
     "incomplete-chain": "unable to get local issuer certificate",
+    "wildcard": None,
 }
+
+
+# Certificates with names of their own (spec KIND@NAMES) and wildcards, beside the plain kinds.
+NAMED_CASES = (
+    ("mx1.selftest.test", "wildcard"),                           # *.selftest.test: one label
+    ("a.b.selftest.test", "valid@*.selftest.test"),              # two labels below: no match
+    ("mx1.selftest.test", "valid@*.test"),                       # wildcard right under a TLD
+    ("mta-sts.selftest.test", "valid@sts.provider.test"),        # the CNAME target's name only
+    ("mx1.selftest.test", "valid@selftest.test"),                # the domain, not the MX name
+    ("mta-sts.selftest.test", "valid@selftest.test,mta-sts.selftest.test"),  # second SAN covers
+    ("mta-sts.selftest.test", "expired@*.selftest.test"),        # the kind's problem comes first
+)
 
 
 def self_test(directory, host="mta-sts.selftest.test"):
     ca = CA(directory).create()
-    ca.leaves([(host, k) for k in KINDS])
+    cases = [(host, k) for k in KINDS] + list(NAMED_CASES)
+    ca.leaves(cases)
     failed = 0
-    for kind in KINDS:
-        ok, text = verify(ca, host, kind)
-        want = EXPECTED_VERIFY[kind]
+    for h, spec in cases:
+        ok, text = verify(ca, h, spec)
+        problem = verify_problem(h, spec)
+        want = None if problem is None else EXPECTED_VERIFY[problem]
         good = ok if want is None else (not ok and want in text)
         # The dates too: expiring must end within 9..11 days.
-        if kind == "expiring" and good:
-            end = _run(["openssl", "x509", "-noout", "-enddate", "-in", ca.paths(host, kind)[0]])
+        if spec == "expiring" and good:
+            end = _run(["openssl", "x509", "-noout", "-enddate", "-in", ca.paths(h, spec)[0]])
             when = datetime.datetime.strptime(end.strip().split("=", 1)[1], "%b %d %H:%M:%S %Y %Z")
             left = (when - datetime.datetime.utcnow()).total_seconds() / 86400
             good = 9 < left < 11
             text += f" (expires in {left:.1f} days)"
+        if good and (spec not in KINDS or spec == "wildcard"):  # the SANs are exactly the spec's
+            out = _run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in",
+                        ca.paths(h, spec)[0]])
+            got = sorted(n.strip()[4:] for n in out.splitlines()[1].split(","))
+            good = got == sorted(san_names(h, spec))
+            text += f" (SAN {', '.join(got)})"
         why = [l for l in text.splitlines() if l.startswith("error ")] or text.splitlines()[-1:]
-        print(f"{'ok' if good else 'FAIL'}: {kind}: {why[0].split(': ', 1)[-1] if why else ''}")
+        label = spec if h == host else f"{h} {spec}"
+        print(f"{'ok' if good else 'FAIL'}: {label}: {why[0].split(': ', 1)[-1] if why else ''}")
         failed += not good
     # Every key is P-256.
-    for kind in KINDS:
-        out = _run(["openssl", "x509", "-noout", "-text", "-in", ca.paths(host, kind)[0]])
+    for h, spec in cases:
+        out = _run(["openssl", "x509", "-noout", "-text", "-in", ca.paths(h, spec)[0]])
         if "prime256v1" not in out:
-            print(f"FAIL: {kind}: key is not P-256")
+            print(f"FAIL: {spec}: key is not P-256")
             failed += 1
-    print(f"ca: {max(0, len(KINDS) - failed)} passed, {failed} failed")
+    print(f"ca: {max(0, len(cases) - failed)} passed, {failed} failed")
     return failed == 0
 
 
@@ -286,9 +379,14 @@ def main(argv):
     ca = CA(argv[1]).create()
     wanted = []
     for spec in argv[2:]:
-        host, _, kind = spec.rpartition(":")
-        if not host or kind not in KINDS:
-            print(f"bad HOST:KIND {spec!r} (kinds: {', '.join(KINDS)})", file=sys.stderr)
+        host, _, kind = spec.partition(":")
+        try:
+            parse_spec(kind)
+        except ValueError as e:
+            print(f"bad HOST:SPEC {spec!r}: {e}", file=sys.stderr)
+            return 2
+        if not host:
+            print(f"bad HOST:SPEC {spec!r}: no host", file=sys.stderr)
             return 2
         wanted.append((host, kind))
     for pem, key in ca.leaves(wanted):

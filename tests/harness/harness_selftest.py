@@ -50,6 +50,26 @@ def test_ca(tmp):
         with open(ca.paths(host, kind)[0]) as f:
             expect(f"ca: {kind} chain file has {n} certificate(s)",
                    f.read().count("BEGIN CERTIFICATE") == n)
+    # Certificates naming other names (scenario key cert_names) and wildcards.
+    named = [("mx1.a.test", "valid@*.a.test", True), ("x.mx1.a.test", "valid@*.a.test", False),
+             ("mta-sts.a.test", "valid@sts.provider.test", False), ("mx1.a.test", "valid@a.test", False),
+             ("mx1.a.test", "valid@a.test,mx1.a.test", True), ("mx1.a.test", "valid@*.test", False)]
+    ca.leaves([(h, spec) for h, spec, _ in named])
+    for h, spec, covers in named:
+        ok, text = ca_mod.verify(ca, h, spec)
+        expect(f"ca: {spec} for {h} {'verifies' if covers else 'is a name mismatch'}",
+               ok if covers else (not ok and "hostname mismatch" in text), text.splitlines()[-1:])
+        expect(f"ca: verify_problem({h}, {spec})",
+               ca_mod.verify_problem(h, spec) == (None if covers else "wrong-name"))
+    expect("ca: names give their own files",
+           ca.paths("mx1.a.test", "valid@a.test") != ca.paths("mx1.a.test", "valid@b.test") and
+           "*" not in ca.paths("mx1.a.test", "valid@*.a.test")[0])
+    for bad in ("valid@", "valid@a..test", "wrong-name@a.test", "wildcard@a.test", "nope@a.test"):
+        try:
+            ca_mod.parse_spec(bad)
+            expect(f"ca: spec {bad!r} is refused", False)
+        except ValueError:
+            expect(f"ca: spec {bad!r} is refused", True)
 
 
 def test_knot(tmp):

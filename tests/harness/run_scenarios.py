@@ -52,7 +52,7 @@ CHECK_TIMEOUT = 5  # --timeout given to mtasts check
 DEFAULT_MAX_SECONDS = 30  # a check that takes longer fails (the deadline must hold)
 
 HTTPS_BEHAVIOURS = ("ok", "404", "500", "redirect", "html", "large", "drip", "reset", "h2only",
-                    "garbage", "never-close", "huge")
+                    "garbage", "never-close", "huge", "no-content-type", "head-differs")
 SMTP_BEHAVIOURS = ("starttls", "no-starttls", "tls10-only", "silent", "garbage",
                    "starttls-refused", "close-after-banner")
 # Handled by the harness itself: nothing listens on the port given to --connect-to.
@@ -77,6 +77,7 @@ DESIGN_CODES = frozenset({
 KNOWN_CODES = DESIGN_CODES | {
     "mx-unreachable", "smtp-protocol-error", "validation-failure", "mx-null", "dns-error",
     "domain-invalid", "sts-record-cname", "sts-record-warning", "sts-policy-warning", "mx-cname",
+    "tlsrpt-record-warning",
 }
 
 RR_TYPES = {"A", "AAAA", "MX", "TXT", "CNAME", "NS", "SOA", "CAA", "SRV", "PTR", "DNAME", "TLSA"}
@@ -102,6 +103,26 @@ def _check_keys(table, allowed, where):
     if extra:
         raise ScenarioError(f"{where}: unknown key(s) {', '.join(sorted(extra))} "
                             f"(known: {', '.join(allowed)})")
+
+
+def _cert_spec(table, where):
+    """The certificate spec (ca.py) of a policy_host or mx table: `cert` (a kind, default valid)
+    and `cert_names` (the exact names the certificate carries instead of the host's)."""
+    kind = table.get("cert", "valid")
+    if kind not in ca_mod.KINDS:
+        raise ScenarioError(f"{where}.cert {kind!r} is not one of {', '.join(ca_mod.KINDS)}")
+    names = table.get("cert_names")
+    if names is None:
+        return kind
+    names = _strs(names, f"{where}.cert_names")
+    if not names:
+        raise ScenarioError(f"{where}.cert_names is empty")
+    spec = ca_mod.make_spec(kind, names)
+    try:
+        ca_mod.parse_spec(spec)
+    except ValueError as e:
+        raise ScenarioError(f"{where}.cert_names: {e}") from None
+    return spec
 
 
 def parse_record(record, origin):
@@ -160,8 +181,8 @@ class Scenario:
         self.policy_host = None
         if "policy_host" in d:
             p = d["policy_host"]
-            _check_keys(p, ("server", "behaviour", "cert", "policy", "content_type", "protocols"),
-                        "policy_host")
+            _check_keys(p, ("server", "behaviour", "cert", "cert_names", "policy", "content_type",
+                            "protocols"), "policy_host")
             server = p.get("server", "nginx")
             behaviour = p.get("behaviour", "ok")
             if server not in ("nginx", "testd", "mtasts"):
@@ -175,9 +196,7 @@ class Scenario:
                                     f"{', '.join(HTTPS_BEHAVIOURS + HARNESS_BEHAVIOURS)}")
             if "protocols" in p and server != "nginx":
                 raise ScenarioError("policy_host.protocols is for nginx")
-            cert = p.get("cert", "valid")
-            if cert not in ca_mod.KINDS:
-                raise ScenarioError(f"policy_host.cert {cert!r} is not one of {', '.join(ca_mod.KINDS)}")
+            cert = _cert_spec(p, "policy_host")
             self.policy_host = dict(server=server, behaviour=behaviour, cert=cert,
                                     host=f"mta-sts.{self.domain}", policy=p.get("policy"),
                                     content_type=p.get("content_type", "text/plain"),
@@ -185,16 +204,14 @@ class Scenario:
 
         self.mx = []
         for i, m in enumerate(d.get("mx", [])):
-            _check_keys(m, ("host", "behaviour", "cert"), f"mx[{i}]")
+            _check_keys(m, ("host", "behaviour", "cert", "cert_names"), f"mx[{i}]")
             if "host" not in m:
                 raise ScenarioError(f"mx[{i}].host is required")
             behaviour = m.get("behaviour", "starttls")
             if behaviour not in SMTP_BEHAVIOURS + HARNESS_BEHAVIOURS:
                 raise ScenarioError(f"mx[{i}].behaviour {behaviour!r} is not one of "
                                     f"{', '.join(SMTP_BEHAVIOURS + HARNESS_BEHAVIOURS)}")
-            cert = m.get("cert", "valid")
-            if cert not in ca_mod.KINDS:
-                raise ScenarioError(f"mx[{i}].cert {cert!r} is not one of {', '.join(ca_mod.KINDS)}")
+            cert = _cert_spec(m, f"mx[{i}]")
             self.mx.append(dict(host=m["host"].lower().rstrip("."), behaviour=behaviour, cert=cert))
         # Every MX in DNS needs a server here, else the check would reach for loopback port 25.
         served = {m["host"] for m in self.mx}
@@ -427,6 +444,7 @@ http {{
     uwsgi_temp_path {d}/tmp/uwsgi;
     scgi_temp_path {d}/tmp/scgi;
     server_tokens off;
+    server_names_hash_bucket_size 128;  # long scenario host names
     charset_types text/plain;
 {"".join(blocks)}}}
 """
@@ -820,7 +838,8 @@ def verify_policy_host(net, s):
     if not ph or ph["behaviour"] == "refused":
         return [] if not can_connect(port) else [f"policy port {port} accepts connections"]
     if ph["server"] == "testd" and ph["behaviour"] not in ("ok", "404", "500", "redirect", "html",
-                                                           "large"):
+                                                           "large", "no-content-type",
+                                                           "head-differs"):
         return [] if can_connect(port) else [f"testd policy listener {port} refuses connections"]
     problems = []
     extra = []
@@ -830,12 +849,14 @@ def verify_policy_host(net, s):
             problems.append("TLS 1.0-only policy host accepted a TLS 1.2 client")
         extra = ["--tlsv1.0", "--tls-max", "1.0", "--ciphers", "DEFAULT@SECLEVEL=0"]
     rc, out, err = curl(host, port, net.ca.ca_file, *extra)
-    if ph["cert"] in CERT_ERRORS:
+    cert_problem = ca_mod.verify_problem(host, ph["cert"])
+    if cert_problem:
         if rc == 0:
             problems.append(f"policy host with a {ph['cert']} certificate verified")
-        elif not any(w in err.lower() for w in CERT_ERRORS[ph["cert"]]):
+        elif not any(w in err.lower() for w in CERT_ERRORS[cert_problem]):
             problems.append(f"policy host ({ph['cert']}): unexpected curl error {err.strip()!r}")
-        rc, out, err = curl(host, port, net.ca.ca_file, "-k", *extra)
+        extra = ["-k", *extra]
+        rc, out, err = curl(host, port, net.ca.ca_file, *extra)
     if rc != 0:
         return problems + [f"curl https://{host}: {err.strip()}"]
     body, _, meta = out.rpartition("\n")
@@ -846,14 +867,21 @@ def verify_policy_host(net, s):
     if code != want_code and not (ph["behaviour"] == "redirect" and code.startswith("3")):
         problems.append(f"policy host answered {code} (want {want_code})")
     if want_code == "200":
-        want_type = "text/html" if ph["behaviour"] == "html" else ph["content_type"]
+        want_type = {"html": "text/html", "no-content-type": ""}.get(ph["behaviour"],
+                                                                     ph["content_type"])
         if ctype.replace(" ", "").lower() != want_type.replace(" ", "").lower():
             problems.append(f"content type {ctype!r} (want {want_type!r})")
         if ph["behaviour"] == "large" and len(body) <= 65536:
             problems.append(f"large body is only {len(body)} bytes")
         served = s.before if s.before is not None else ph["policy"]  # dry runs never swap
-        if ph["behaviour"] == "ok" and served is not None and body != served:
+        if ph["behaviour"] in ("ok", "no-content-type", "head-differs") and served is not None \
+                and body != served:
             problems.append("served policy differs from the scenario's")
+    if ph["behaviour"] == "head-differs":
+        rc, out, err = curl(host, port, net.ca.ca_file, "-I", *extra)
+        code = out.rpartition("\n")[2].partition(" ")[0]
+        if rc != 0 or code != "405":
+            problems.append(f"HEAD answered {code or err.strip()!r} (want 405)")
     return problems
 
 
@@ -958,10 +986,11 @@ def verify_mx(net, s, m):
         _, _, e12, _ = smtp_probe(port, m["host"], net.ca.ca_file, verify=False)
         if e12 is None:
             problems.append(f"MX {m['host']} (tls10-only) accepted TLS 1.2+")
-    if m["cert"] in CERT_ERRORS:
+    cert_problem = ca_mod.verify_problem(m["host"], m["cert"])
+    if cert_problem:
         if err is None:
             return problems + [f"MX {m['host']} with a {m['cert']} certificate verified"]
-        if not any(w in err.lower() for w in CERT_ERRORS[m["cert"]]):
+        if not any(w in err.lower() for w in CERT_ERRORS[cert_problem]):
             problems.append(f"MX {m['host']} ({m['cert']}): unexpected error {err!r}")
     elif err is not None:
         problems.append(f"MX {m['host']}: {err}")

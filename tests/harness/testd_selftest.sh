@@ -98,7 +98,7 @@ smtp() {  # smtp NAME BEHAVIOUR [EXTRA-JSON]
 }
 MINT_POLICY='version: STSv1\r\nmode: enforce\r\nmx: mx1.{domain}\r\nmx: {host}.{x}\r\nmax_age: 86400\r\n'
 printf '# minted before the ready file\nmta-sts.pre.mint.test\n\nMTA-STS.Pre2.Mint.Test\n' >names.txt
-HTTPS_BEHAVIOURS="ok 404 500 redirect html large drip reset h2only garbage never-close huge"
+HTTPS_BEHAVIOURS="ok 404 500 redirect html large drip reset h2only garbage never-close huge no-content-type head-differs"
 SMTP_BEHAVIOURS="starttls no-starttls tls10-only silent garbage starttls-refused close-after-banner"
 {
   echo '{"listeners": ['
@@ -150,7 +150,7 @@ while read -r name port; do PORT[$name]=$port; done < <(python3 -c '
 import json, sys
 for name, port in json.load(open(sys.argv[1]))["listeners"].items():
     print(name, port)' ready.json)
-[ ${#PORT[@]} -eq 23 ]
+[ ${#PORT[@]} -eq 25 ]
 check "ready file lists every listener" $? "got ${#PORT[@]}: $(cat ready.json)"
 
 # ---------------------------------------------------------------------------------------------
@@ -203,6 +203,19 @@ check "https redirect: 301 with Location" $? "rc=$RC code=$CODE $(cat headers.ou
 fetch https-html
 [ $RC -eq 0 ] && [ "$CODE" = 200 ] && [ "$CTYPE" = text/html ]
 check "https html: 200 text/html" $? "rc=$RC code=$CODE type=$CTYPE"
+
+fetch https-no-content-type
+[ $RC -eq 0 ] && [ "$CODE" = 200 ] && [ -z "$CTYPE" ] && cmp -s body.out expected.txt &&
+  ! grep -qi '^content-type:' headers.out
+check "https no-content-type: 200 policy without a Content-Type header" $? \
+  "rc=$RC code=$CODE type=$CTYPE $(cat headers.out)"
+
+fetch https-head-differs
+[ $RC -eq 0 ] && [ "$CODE" = 200 ] && [ "$CTYPE" = text/plain ] && cmp -s body.out expected.txt
+check "https head-differs: GET answers the policy" $? "rc=$RC code=$CODE type=$CTYPE"
+fetch https-head-differs -I
+[ $RC -eq 0 ] && [ "$CODE" = 405 ] && grep -qi '^allow: GET' headers.out
+check "https head-differs: HEAD answers 405" $? "rc=$RC code=$CODE $(cat headers.out)"
 
 fetch https-large
 [ $RC -eq 0 ] && [ "$CODE" = 200 ] && [ "$SIZE" = 102400 ] && [ "$(head -n1 body.out)" = "version: STSv1"$'\r' ] &&

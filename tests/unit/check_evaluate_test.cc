@@ -326,6 +326,84 @@ TEST(CheckEvaluate, GrammarValidOddsAreNotedNotWarned) {
   EXPECT_TRUE(has(evaluate(o), "sts-policy-warning", Severity::warning));
 }
 
+TEST(CheckEvaluate, TlsRptRecordLintWarningsAreReported) {
+  // RFC 8460 §3: tlsrpt-record = tlsrpt-version 1*(field-delim tlsrpt-field) [field-delim]: a
+  // trailing space without ';' is outside the grammar. Reported like the _mta-sts record's.
+  Observations o = healthy();
+  o.tlsrpt_txt = txt({"v=TLSRPTv1; rua=mailto:tlsrpt@example.com "});
+  Report r = evaluate(o);
+  const Finding* f = find(r, "tlsrpt-record-warning");
+  ASSERT_TRUE(f) << ::testing::PrintToString(codes(r));
+  EXPECT_EQ(f->severity, Severity::warning);
+  EXPECT_NE(f->message.find("_smtp._tls.example.com"), std::string::npos) << f->message;
+  EXPECT_FALSE(f->fix.empty());
+  EXPECT_EQ(status_text(r.status), "warning");
+  // Field names are case-sensitive (%s"rua="): "RUA=" beside a real rua is a warning.
+  o.tlsrpt_txt = txt({"v=TLSRPTv1; rua=mailto:tlsrpt@example.com; RUA=mailto:b@example.com"});
+  EXPECT_TRUE(has(evaluate(o), "tlsrpt-record-warning", Severity::warning));
+  // An unknown field is a tlsrpt-extension: valid, ignored by senders, only noted.
+  o.tlsrpt_txt = txt({"v=TLSRPTv1; rua=mailto:tlsrpt@example.com; ruf=mailto:f@example.com"});
+  r = evaluate(o);
+  f = find(r, "tlsrpt-record-warning");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->severity, Severity::info);
+  EXPECT_NE(f->message.find("ruf"), std::string::npos) << f->message;
+  EXPECT_EQ(status_text(r.status), "ok");
+  // Spaces around the ';' and a trailing ';' are field-delim: nothing to say.
+  o.tlsrpt_txt = txt({"v=TLSRPTv1 ;  rua=mailto:tlsrpt@example.com ; "});
+  r = evaluate(o);
+  EXPECT_FALSE(find(r, "tlsrpt-record-warning")) << ::testing::PrintToString(codes(r));
+  EXPECT_EQ(status_text(r.status), "ok");
+  // An invalid record is one error, not also a list of warnings.
+  o.tlsrpt_txt = txt({"v=TLSRPTv1; rua=http://r.example.com/; x=1 "});
+  r = evaluate(o);
+  EXPECT_TRUE(has(r, "tlsrpt-record-invalid", Severity::error));
+  EXPECT_FALSE(find(r, "tlsrpt-record-warning"));
+}
+
+TEST(CheckEvaluate, PolicyServedWithoutContentType) {
+  // RFC 8461 §3.3: the media type must be text/plain; no Content-Type at all is not text/plain.
+  Observations o = healthy();
+  o.fetch->content_type = "";
+  Report r = evaluate(o);
+  const Finding* f = find(r, "sts-policy-content-type");
+  ASSERT_TRUE(f) << ::testing::PrintToString(codes(r));
+  EXPECT_EQ(f->severity, Severity::error);
+  EXPECT_NE(f->message.find("no Content-Type"), std::string::npos) << f->message;
+  // Parameters do not matter, nor OWS before ';' (RFC 9110 §8.3.1).
+  for (const char* type : {"text/plain; charset=ISO-8859-1", "text/plain ; charset=utf-8",
+                           "Text/Plain;charset=UTF-8"}) {
+    o.fetch->content_type = type;
+    EXPECT_FALSE(find(evaluate(o), "sts-policy-content-type")) << type;
+  }
+}
+
+TEST(CheckEvaluate, NameMismatchSaysWhatTheCertificateNames) {
+  // RFC 6125 §6.4.3: "*" is exactly one leftmost label, so *.example.com misses mx1.mail.example.com.
+  Observations o = healthy();
+  o.mx.records = {{10, "mx1.mail.example.com"}};
+  o.fetch->body = "version: STSv1\nmode: enforce\nmx: mx1.mail.example.com\nmax_age: 604800\n";
+  o.probes.resize(1);
+  o.probes[0].host = "mx1.mail.example.com";
+  o.probes[0].tls.name_match = false;
+  o.probes[0].tls.leaf->names = {"*.example.com"};
+  Report r = evaluate(o);
+  const Finding* f = find(r, "certificate-host-mismatch");
+  ASSERT_TRUE(f) << ::testing::PrintToString(codes(r));
+  EXPECT_NE(f->message.find("*.example.com"), std::string::npos) << f->message;
+  EXPECT_NE(f->message.find("exactly one label"), std::string::npos) << f->message;
+  // RFC 8461 §3.3: the policy host must be valid for mta-sts.<domain>, CNAME or not.
+  o = healthy();
+  o.fetch->outcome = net::PolicyFetch::Outcome::cert_invalid;
+  o.fetch->tls.name_match = false;
+  o.fetch->tls.leaf->names = {"sts.provider.example"};
+  r = evaluate(o);
+  f = find(r, "sts-webpki-invalid");
+  ASSERT_TRUE(f) << ::testing::PrintToString(codes(r));
+  EXPECT_NE(f->message.find("mta-sts.example.com"), std::string::npos) << f->message;
+  EXPECT_NE(f->message.find("sts.provider.example"), std::string::npos) << f->message;
+}
+
 TEST(CheckEvaluate, MxHostListedTwiceIsJudgedOnce) {
   Observations o = healthy();
   o.mx.records = {{10, "mx1.example.com"}, {20, "mx3.example.com"}, {30, "MX3.example.com."}};

@@ -13,7 +13,7 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::array<std::pair<std::string_view, HttpsBehaviour>, 12> kHttpsNames{{
+constexpr std::array<std::pair<std::string_view, HttpsBehaviour>, 14> kHttpsNames{{
     {"ok", HttpsBehaviour::ok},
     {"404", HttpsBehaviour::not_found},
     {"500", HttpsBehaviour::server_error},
@@ -26,6 +26,8 @@ constexpr std::array<std::pair<std::string_view, HttpsBehaviour>, 12> kHttpsName
     {"garbage", HttpsBehaviour::garbage},
     {"never-close", HttpsBehaviour::never_close},
     {"huge", HttpsBehaviour::huge},
+    {"no-content-type", HttpsBehaviour::no_content_type},
+    {"head-differs", HttpsBehaviour::head_differs},
 }};
 
 constexpr std::array<std::pair<std::string_view, SmtpBehaviour>, 7> kSmtpNames{{

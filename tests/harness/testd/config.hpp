@@ -27,6 +27,8 @@ enum class HttpsBehaviour {
   garbage,      // TLS ok, then non-HTTP bytes
   never_close,  // TCP accepted, TLS never answered
   huge,         // Content-Length: 1 GiB, streamed as fast as the client reads
+  no_content_type,  // as ok, but no Content-Type header at all
+  head_differs,     // as ok for GET; HEAD answers 405 (a client must not judge by HEAD)
 };
 
 enum class SmtpBehaviour {

@@ -118,8 +118,20 @@ http::response<http::string_body> make_response(const Listener& l,
   std::string_view path = req.target();
   path = path.substr(0, path.find('?'));
   switch (c.https) {
+    case HttpsBehaviour::head_differs:
+      if (req.method() == http::verb::head) {
+        res.result(http::status::method_not_allowed);
+        res.set(http::field::allow, "GET");
+        res.set(http::field::content_type, "text/plain");
+        res.body() = "405 Method Not Allowed\n";
+        break;
+      }
+      [[fallthrough]];
     case HttpsBehaviour::ok:
+    case HttpsBehaviour::no_content_type:
       if (path == kPolicyPath) {
+        // RFC 8461 §3.3 wants text/plain; some servers send no Content-Type at all.
+        if (c.https == HttpsBehaviour::no_content_type) res.erase(http::field::content_type);
         res.body() = body;
       } else {
         res.result(http::status::not_found);
