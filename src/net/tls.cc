@@ -67,8 +67,14 @@ std::unique_ptr<asio::ssl::context> make_client_context(const std::string& ca_fi
   return ctx;
 }
 
+// RFC 7817 §3 (which RFC 8461 follows for MX and policy hosts): "*" may only be the whole
+// left-most label; OpenSSL also accepts "mx*.example.com" unless told not to.
+constexpr unsigned kHostFlags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
+
 bool prepare_client(SSL* ssl, const std::string& host) {
-  return SSL_set_tlsext_host_name(ssl, host.c_str()) == 1 && SSL_set1_host(ssl, host.c_str()) == 1;
+  if (SSL_set_tlsext_host_name(ssl, host.c_str()) != 1 || SSL_set1_host(ssl, host.c_str()) != 1) return false;
+  SSL_set_hostflags(ssl, kHostFlags);
+  return true;
 }
 
 std::optional<CertInfo> describe(X509* cert) {
@@ -110,7 +116,7 @@ TlsVerdict judge(SSL* ssl, const std::string& host, const VerifyRecorder& record
   if (const SSL_CIPHER* c = SSL_get_current_cipher(ssl)) v.cipher = SSL_CIPHER_get_name(c);
   X509* leaf = SSL_get0_peer_certificate(ssl);
   v.leaf = describe(leaf);
-  v.name_match = leaf && X509_check_host(leaf, host.data(), host.size(), 0, nullptr) == 1;
+  v.name_match = leaf && X509_check_host(leaf, host.data(), host.size(), kHostFlags, nullptr) == 1;
   bool chain_error = false;
   for (int e : recorder.errors) {
     switch (e) {

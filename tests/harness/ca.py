@@ -84,8 +84,10 @@ def parse_spec(spec):
         raise ValueError(f"certificate kind {kind!r} names its own SAN; give names with another kind")
     names = tuple(n.strip().lower().rstrip(".") for n in rest.split(","))
     for n in names:
-        if not re.fullmatch(r"(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*", n):
-            raise ValueError(f"certificate name {n!r} is not a host name or *.host name")
+        # A '*' may appear in the first label only: "*.host", or a partial wildcard "mx*.host"
+        # (which senders must not accept: RFC 7817 §3) to test that they do not.
+        if not re.fullmatch(r"[a-z0-9_*]([a-z0-9_*-]*[a-z0-9_*])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*", n):
+            raise ValueError(f"certificate name {n!r} is not a host name, *.host or a partial wildcard")
     return kind, names
 
 
@@ -106,8 +108,9 @@ def san_names(host, spec):
 
 
 def name_covers(name, host):
-    """Does the certificate name NAME cover HOST (RFC 6125 §6.4.3 as OpenSSL applies it: a '*' only
-    as the whole leftmost label, standing for exactly one label, and not right under a TLD)?"""
+    """Does the certificate name NAME cover HOST (RFC 7817 §3, RFC 6125 §6.4.3: a '*' only as the
+    whole leftmost label, standing for exactly one label, and not right under a TLD; a partial
+    wildcard such as "mx*.host" covers nothing)?"""
     name, host = name.lower().rstrip("."), host.lower().rstrip(".")
     if not name.startswith("*."):
         return name == host
