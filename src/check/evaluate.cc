@@ -73,7 +73,11 @@ bool dns_failed(const net::DnsMeta& a) {
 std::string names_note(const net::TlsVerdict& tls, const std::string& host) {
   if (!tls.leaf) return " (the server sent no certificate)";
   if (tls.leaf->names.empty()) return " (it has no DNS names)";
-  std::string note = fmt::format(" (it names {})", fmt::join(tls.leaf->names, ", "));
+  // A certificate may carry hundreds of names: the first ten tell the story.
+  const auto& names = tls.leaf->names;
+  std::vector<std::string_view> shown(names.begin(), names.begin() + std::min<std::size_t>(names.size(), 10));
+  std::string note = fmt::format(" (it names {}{})", fmt::join(shown, ", "),
+                                 names.size() > shown.size() ? fmt::format(" and {} more", names.size() - shown.size()) : "");
   for (const auto& n : tls.leaf->names) {
     if (!n.starts_with("*.")) continue;
     std::string base = ascii_lower(std::string_view(n).substr(2));

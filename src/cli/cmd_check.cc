@@ -130,9 +130,10 @@ void print_human(const check::Report& r, const Style& style) {
     std::string sev = f.severity == check::Severity::error     ? style.red("error  ")
                       : f.severity == check::Severity::warning ? style.yellow("warning")
                                                                : style.dim("info   ");
-    fmt::print("  {} [{}] {}\n", sev, f.code, f.message);
+    // Messages quote records, banners and certificate names: nothing in them may drive the terminal.
+    fmt::print("  {} [{}] {}\n", sev, f.code, terminal_safe(f.message));
     if (!f.fix.empty() && f.severity != check::Severity::info)
-      fmt::print("          {} {}\n", style.dim("fix:"), f.fix);
+      fmt::print("          {} {}\n", style.dim("fix:"), terminal_safe(f.fix));
   }
 }
 
@@ -274,7 +275,8 @@ int run(CheckOptions& opt) {
         fmt::print("{},{},,,,\n", csv_field(r.domain), check::status_text(r.status));
       for (const auto& f : r.findings)
         fmt::print("{},{},{},{},{},{}\n", csv_field(r.domain), check::status_text(r.status),
-                   f.code, check::to_string(f.severity), csv_field(f.message), csv_field(f.fix));
+                   f.code, check::to_string(f.severity), csv_field(terminal_safe(f.message)),
+                   csv_field(terminal_safe(f.fix)));
     } else {
       print_human(r, style);
     }

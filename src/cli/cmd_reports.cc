@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "core/datetime.h"
+#include "core/text.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 #include "reports/ingest.h"
@@ -95,13 +96,13 @@ void print_result(const std::string& path, const reports::IngestResult& r) {
     case Outcome::stored:
     case Outcome::duplicate:
       fmt::print("{}: {} {} report {} for {} ({} successful, {} failed sessions)\n", path,
-                 to_string(r.outcome), r.organization, r.report_id,
+                 to_string(r.outcome), terminal_safe(r.organization), terminal_safe(r.report_id),
                  r.domains.empty() ? std::string("no domain") : fmt::format("{}", fmt::join(r.domains, ", ")),
                  r.successful, r.failed_sessions);
-      for (const auto& w : r.warnings) fmt::print("    warning [{}] {}\n", w.code, w.message);
+      for (const auto& w : r.warnings) fmt::print("    warning [{}] {}\n", w.code, terminal_safe(w.message));
       break;
     default:
-      fmt::print("{}: {} [{}] {}\n", path, to_string(r.outcome), r.error.code, r.error.message);
+      fmt::print("{}: {} [{}] {}\n", path, to_string(r.outcome), r.error.code, terminal_safe(r.error.message));
       if (!r.error.fix.empty()) fmt::print("    fix: {}\n", r.error.fix);
   }
 }
@@ -208,7 +209,7 @@ void print_summary(const store::DomainSummary& s) {
              s.total.reports == 1 ? "" : "s", utc_date(s.first_day), utc_date(s.last_day));
   fmt::print("  by organization:\n");
   for (const auto& [org, c] : s.by_organization)
-    fmt::print("    {:<32} {:>10} successful {:>8} failed {:>5} reports\n", org, c.successful,
+    fmt::print("    {:<32} {:>10} successful {:>8} failed {:>5} reports\n", terminal_safe(org), c.successful,
                c.failed, c.reports);
   fmt::print("  by day:\n");
   for (const auto& [day, c] : s.by_day)
@@ -216,11 +217,11 @@ void print_summary(const store::DomainSummary& s) {
                c.failed, c.reports);
   if (!s.by_result_type.empty()) {
     fmt::print("  failed sessions by result type:\n");
-    for (const auto& [t, n] : s.by_result_type) fmt::print("    {:<28} {:>8}\n", t, n);
+    for (const auto& [t, n] : s.by_result_type) fmt::print("    {:<28} {:>8}\n", terminal_safe(t), n);
   }
   if (!s.by_mx_host.empty()) {
     fmt::print("  failed sessions by MX host:\n");
-    for (const auto& [h, n] : s.by_mx_host) fmt::print("    {:<40} {:>8}\n", h, n);
+    for (const auto& [h, n] : s.by_mx_host) fmt::print("    {:<40} {:>8}\n", terminal_safe(h), n);
   }
   if (!s.top_failures.empty()) {
     fmt::print("  top failure reasons:\n");

@@ -38,8 +38,8 @@ void print_findings(const Findings& findings, std::string_view where, const Styl
     if (e.line) place += fmt::format(":{}", e.line);
     if (e.column) place += fmt::format(":{}", e.column);
     std::string label = is_error ? style.red("error") : style.yellow("warning");
-    fmt::print("{}: {} [{}] {}\n", place, label, e.code, e.message);
-    if (!e.fix.empty()) fmt::print("    {} {}\n", style.dim("fix:"), e.fix);
+    fmt::print("{}: {} [{}] {}\n", place, label, e.code, terminal_safe(e.message));
+    if (!e.fix.empty()) fmt::print("    {} {}\n", style.dim("fix:"), terminal_safe(e.fix));
   };
   for (const auto& e : findings.errors) one(e, true);
   for (const auto& w : findings.warnings) one(w, false);

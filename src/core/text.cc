@@ -63,4 +63,34 @@ std::size_t edit_distance(std::string_view a, std::string_view b, std::size_t ca
   return std::min(prev[b.size()], cap + 1);
 }
 
+std::string terminal_safe(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  auto escape = [&](unsigned char c) {
+    out += "\\x";
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  };
+  while (!s.empty()) {
+    std::size_t bad = find_invalid_utf8(s);
+    std::string_view good = s.substr(0, bad);
+    for (std::size_t i = 0; i < good.size(); ++i) {
+      auto c = static_cast<unsigned char>(good[i]);
+      if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        escape(c);
+      } else if (c == 0xc2 && i + 1 < good.size() && static_cast<unsigned char>(good[i + 1]) < 0xa0) {
+        escape(c);  // U+0080..U+009F: C1 controls (0x9b is a CSI to some terminals)
+        escape(static_cast<unsigned char>(good[++i]));
+      } else {
+        out += good[i];
+      }
+    }
+    if (bad == std::string_view::npos) break;
+    escape(static_cast<unsigned char>(s[bad]));
+    s.remove_prefix(bad + 1);
+  }
+  return out;
+}
+
 }  // namespace mtasts

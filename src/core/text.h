@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace mtasts {
@@ -17,6 +18,11 @@ std::size_t find_invalid_utf8(std::string_view s);
 
 // RFC 8461 §3.1/§3.2, RFC 8460 §3: ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
 bool is_ext_name(std::string_view name);
+
+// Text from the network made safe for a terminal: control characters (C0 but tab, DEL, C1 as
+// UTF-8) and bytes that are not UTF-8 become \xNN, so a record, banner or certificate name cannot
+// move the cursor or recolour the screen of whoever reads `mtasts check`. UTF-8 text stays.
+std::string terminal_safe(std::string_view s);
 
 // Levenshtein distance, capped: returns cap+1 as soon as the distance exceeds cap.
 std::size_t edit_distance(std::string_view a, std::string_view b, std::size_t cap);

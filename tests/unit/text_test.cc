@@ -39,3 +39,18 @@ TEST(EditDistance, Capped) {
 
 }  // namespace
 }  // namespace mtasts
+
+namespace mtasts {
+
+TEST(TerminalSafe, EscapesWhatATerminalWouldObey) {
+  EXPECT_EQ(terminal_safe("mx1.example.com ESMTP\tready"), "mx1.example.com ESMTP\tready");
+  EXPECT_EQ(terminal_safe("b\xc3\xbc" "cher \xe2\x9c\x93"), "b\xc3\xbc" "cher \xe2\x9c\x93");  // UTF-8 stays
+  EXPECT_EQ(terminal_safe("v=STSv1\x1b[31m; id=1\r\n"), "v=STSv1\\x1b[31m; id=1\\x0d\\x0a");
+  EXPECT_EQ(terminal_safe("a\x7f" "b"), "a\\x7fb");
+  EXPECT_EQ(terminal_safe("\xc2\x9b" "2J"), "\\xc2\\x9b2J");  // C1 CSI as UTF-8
+  EXPECT_EQ(terminal_safe("\xc2\xa0"), "\xc2\xa0");           // U+00A0 is text
+  EXPECT_EQ(terminal_safe("ok\xff\x9b" "2J"), "ok\\xff\\x9b2J");  // not UTF-8
+  EXPECT_EQ(terminal_safe(std::string("a\0b", 3)), "a\\x00b");
+}
+
+}  // namespace mtasts
