@@ -14,6 +14,7 @@
 #include "core/domain.h"
 #include "core/json.h"
 #include "core/socketmap.h"
+#include "core/text.h"
 #include "fmt/format.h"
 #include "net/cares_resolver.h"
 #include "net/unbound_resolver.h"
@@ -273,13 +274,13 @@ int run_query(const QueryOptions& o) {
     fmt::print("{}: {}\n", *domain, reply);
     if (dane) {
       const auto& dd = dane->decision;
-      fmt::print("  dane: {}: {}{}\n", to_string(dd.answer), dd.reason,
+      fmt::print("  dane: {}: {}{}\n", to_string(dd.answer), terminal_safe(dd.reason),
                  dd.result_type.empty() ? "" : fmt::format(" ({})", dd.result_type));
-      for (const auto& h : dd.hosts) fmt::print("    {}: {}\n", h.host, h.why);
+      for (const auto& h : dd.hosts) fmt::print("    {}: {}\n", terminal_safe(h.host), terminal_safe(h.why));
       if (dd.answer == DaneAnswer::dane || dd.answer == DaneAnswer::dane_only)
         fmt::print("  DANE takes precedence over MTA-STS (RFC 8461 §2); Postfix needs smtp_dns_support_level = dnssec\n");
     }
-    fmt::print("  {}: {}\n", dane ? "mta-sts" : "why", d.reason);
+    fmt::print("  {}: {}\n", dane ? "mta-sts" : "why", terminal_safe(d.reason));  // may quote a server
     if (d.entry && d.answer == Answer::policy) {
       if (d.entry->policy.mode == Mode::testing && !zone.strict_testing)
         fmt::print("  mode testing: Postfix delivers as without MTA-STS (strict_testing enforces it)\n");
