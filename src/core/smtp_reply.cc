@@ -1,28 +1,15 @@
 #include "core/smtp_reply.h"
 
 #include "core/domain.h"
+#include "core/text.h"
 
 namespace mtasts {
 
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-// What a line that is not SMTP looked like: the first 40 bytes, control bytes escaped.
+// What a line that is not SMTP looked like: its first 40 bytes, control bytes escaped.
 std::string quoted(std::string_view line) {
-  std::string out = "\"";
-  for (char c : line.substr(0, 40)) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f || c == '"' || c == '\\') {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  return out + (line.size() > 40 ? "...\"" : "\"");
+  return "\"" + terminal_safe(line.substr(0, 40)) + (line.size() > 40 ? "...\"" : "\"");
 }
 
 }  // namespace
