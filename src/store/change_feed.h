@@ -10,6 +10,7 @@
 // SQLite serializes writers, so there its gaps are only rolled-back ids, which expire.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -25,10 +26,11 @@ class ChangeCursor {
  public:
   struct Options {
     std::int64_t gap_lifetime = 300;  // seconds a missing id is asked for again
-    std::size_t max_gaps = 1000;      // the oldest are dropped beyond this (and logged by callers)
+    // The oldest are dropped beyond this (and counted); never more than Store::changes takes.
+    std::size_t max_gaps = kMaxChangeIdsAgain;
   };
   ChangeCursor() = default;
-  explicit ChangeCursor(Options o) : o_(o) {}
+  explicit ChangeCursor(Options o) : o_(o) { o_.max_gaps = std::min(o_.max_gaps, kMaxChangeIdsAgain); }
 
   std::int64_t mark() const { return mark_; }
   // The ids to ask for again, oldest first.

@@ -78,7 +78,8 @@ Result<std::int64_t> SqlStore::last_change() {
 }
 
 Result<std::vector<Change>> SqlStore::changes(std::int64_t after, const std::vector<std::int64_t>& also) {
-  if (also.size() > 1000) return store_error("store-error", "changes: more than 1000 ids asked again");
+  if (also.size() > kMaxChangeIdsAgain)
+    return store_error("store-error", fmt::format("changes: more than {} ids asked again", kMaxChangeIdsAgain));
   std::string sql = "SELECT id, domain FROM audit_log WHERE id > $1";
   std::vector<Param> params{after};
   if (!also.empty()) {

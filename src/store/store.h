@@ -36,6 +36,9 @@ struct PolicyVersion {
   std::string actor;
 };
 
+// At most this many ids may be asked for again in one Store::changes call.
+inline constexpr std::size_t kMaxChangeIdsAgain = 1000;
+
 // One audit log entry as the change feed sees it (store/change_feed.h).
 struct Change {
   std::int64_t id = 0;
@@ -80,7 +83,7 @@ class Store {
                                        std::int64_t now) = 0;
   // Change feed for servers that keep domains in memory (read it through store/change_feed.h,
   // which also catches the late commits): the highest audit id, and every audit entry above
-  // `after` together with those whose ids are in `also` (at most 1000), in id order.
+  // `after` together with those whose ids are in `also` (at most kMaxChangeIdsAgain), in id order.
   virtual Result<std::int64_t> last_change() = 0;
   virtual Result<std::vector<Change>> changes(std::int64_t after, const std::vector<std::int64_t>& also) = 0;
   virtual Result<std::vector<PolicyVersion>> policy_history(const std::string& name) = 0;
