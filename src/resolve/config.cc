@@ -94,6 +94,12 @@ Result<Config> load_config(const std::string& path) {
       c.idle_timeout = std::chrono::seconds(s);
     } else if (k == "max_connections") {
       e = integer(node, k, 1, 1'000'000, c.max_connections);
+    } else if (k == "io") {
+      auto v = node.value<std::string>();
+      if (v == "auto") c.io = ConnectionIo::automatic;
+      else if (v == "io_uring") c.io = ConnectionIo::io_uring;
+      else if (v == "threads") c.io = ConnectionIo::threads;
+      else return bad(&node, "io must be \"auto\", \"io_uring\" or \"threads\"");
     } else if (k == "connection_threads") {
       e = integer(node, k, 0, 100'000, c.connection_threads);
     } else if (k == "proactive_refresh") {

@@ -22,6 +22,13 @@ struct Zone {
   bool use_dane = false;                    // the effective setting (resolve_dane)
 };
 
+// How socketmap connections are served (docs/resolver.md, "Connections").
+enum class ConnectionIo {
+  automatic,  // io_uring when the kernel allows it, else threads
+  io_uring,   // io_uring or refuse to start
+  threads,    // a thread per connection (up to connection_threads), then the I/O threads
+};
+
 struct Config {
   std::vector<std::string> listen;  // "127.0.0.1:8461", "[::1]:8461", "unix:/path"
   int socket_mode = 0666;           // unix sockets: Postfix's smtp runs as another user
@@ -34,7 +41,8 @@ struct Config {
   std::size_t cache_size = 10000;  // hot set: entries kept in memory
   std::chrono::seconds idle_timeout{10};
   std::size_t max_connections = 10000;
-  // Connections served by a thread each (blocking reads and writes, as Postfix's clients); the
+  ConnectionIo io = ConnectionIo::automatic;
+  // With io = threads: connections served by a thread each (blocking reads and writes, as Postfix's clients); the
   // ones beyond share the I/O threads. 0: all on the I/O threads.
   std::size_t connection_threads = 256;
   CacheTuning tuning;

@@ -36,6 +36,7 @@
 #include "net/endpoint.h"
 #include "net/metrics_endpoint.h"
 #include "resolve/engine.h"
+#include "resolve/uring_server.h"
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
@@ -47,7 +48,7 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-struct Server {
+struct Server final : SocketmapHandler {
   const Config& config;
   Metrics metrics;
   std::unique_ptr<Engine> engine;
@@ -74,8 +75,35 @@ struct Server {
   Counter& bad_netstrings = metrics.counter("mtasts_resolver_bad_requests_total", "malformed requests (connection closed for netstrings)", {{"kind", "netstring"}});
   Counter& bad_requests = metrics.counter("mtasts_resolver_bad_requests_total", "malformed requests (connection closed for netstrings)", {{"kind", "request"}});
   Counter& connections = metrics.counter("mtasts_resolver_connections_total", "connections accepted");
-  Counter& rejected = metrics.counter("mtasts_resolver_connections_rejected_total", "connections closed at once: max_connections reached");
-  Counter& idle_closed = metrics.counter("mtasts_resolver_idle_closes_total", "connections closed after idle_timeout");
+  Counter& rejected_connections = metrics.counter("mtasts_resolver_connections_rejected_total", "connections closed at once: max_connections reached");
+  Counter& idle_closes = metrics.counter("mtasts_resolver_idle_closes_total", "connections closed after idle_timeout");
+
+  // SocketmapHandler: the io_uring connections (uring_server.h).
+  bool answer_now(std::string_view payload, std::string& reply) override { return fast_answer(payload, reply); }
+  void lookup(std::string payload, std::function<void(std::optional<std::string>)> done) override {
+    ++busy;
+    asio::co_spawn(pick_io(), answer_owned(std::move(payload)),
+                   [this, done = std::move(done)](std::exception_ptr e, std::string reply) {
+                     if (e) {
+                       try {
+                         std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                         spdlog::warn("lookup: {}", ex.what());
+                       }
+                       done(std::nullopt);
+                     } else {
+                       done(std::move(reply));
+                     }
+                     --busy;
+                   });
+  }
+  void accepted() override { connections.inc(); }
+  void rejected() override { rejected_connections.inc(); }
+  void idle_closed() override { idle_closes.inc(); }
+  void bad_netstring(std::string_view why) override {
+    bad_netstrings.inc();
+    spdlog::debug("closing a connection: {}", why);
+  }
 
   explicit Server(const Config& c) : config(c) {
     metrics.gauge_fn("mtasts_resolver_connections_open", "open socketmap connections",
@@ -152,7 +180,7 @@ struct Server {
         watch->timer.expires_at(watch->last + config.idle_timeout);
         co_await watch->timer.async_wait(use_tuple);
         if (watch->sock && std::chrono::steady_clock::now() >= watch->last + config.idle_timeout) {
-          idle_closed.inc();
+          idle_closes.inc();
           boost::system::error_code ignored;
           watch->sock->close(ignored);
           break;
@@ -222,7 +250,7 @@ struct Server {
       ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        idle_closed.inc();
+        idle_closes.inc();
         break;
       }
       if (n <= 0) break;
@@ -357,7 +385,7 @@ struct Server {
         continue;
       }
       if (static_cast<std::size_t>(open.load()) >= config.max_connections) {
-        rejected.inc();
+        rejected_connections.inc();
         boost::system::error_code ignored;
         sock.close(ignored);
         continue;
@@ -469,13 +497,34 @@ int run_server(const Config& config, std::string& error) {
     metrics_endpoint = std::move(m).value();
   }
 
+  // The connections: on io_uring rings of their own (accepting too), or on threads.
+  std::unique_ptr<UringServer> uring;
+  if (config.io != ConnectionIo::threads) {
+    UringOptions o;
+    for (auto& a : s.tcp_acceptors) o.listeners.push_back({a->native_handle(), true});
+    for (auto& a : s.unix_acceptors) o.listeners.push_back({a->native_handle(), false});
+    o.threads = threads;
+    o.idle_timeout = config.idle_timeout;
+    o.max_connections = config.max_connections;
+    o.open = &s.open;
+    std::string why;
+    uring = UringServer::start(o, s, why);
+    if (uring) {
+      spdlog::info("connections on io_uring ({})", uring->describe());
+    } else if (config.io == ConnectionIo::io_uring) {
+      error = why + " (io = \"io_uring\")";
+      return 2;
+    } else {
+      spdlog::warn("{}: connections get a thread each (io = \"threads\")", why);
+    }
+  }
   for (auto& a : s.tcp_acceptors) {
     spdlog::info("listening on {}:{}", a->local_endpoint().address().to_string(), a->local_endpoint().port());
-    asio::co_spawn(main_io, s.accept_loop(*a), asio::detached);
+    if (!uring) asio::co_spawn(main_io, s.accept_loop(*a), asio::detached);
   }
   for (std::size_t i = 0; i < s.unix_acceptors.size(); ++i) {
     spdlog::info("listening on unix:{}", s.unix_paths[i]);
-    asio::co_spawn(main_io, s.accept_loop(*s.unix_acceptors[i]), asio::detached);
+    if (!uring) asio::co_spawn(main_io, s.accept_loop(*s.unix_acceptors[i]), asio::detached);
   }
   if (metrics_endpoint) spdlog::info("metrics on http://{}/metrics", metrics_endpoint->address());
 
@@ -489,10 +538,11 @@ int run_server(const Config& config, std::string& error) {
     for (auto& a : s.unix_acceptors) a->close(ignored);
     if (metrics_endpoint) metrics_endpoint->stop();
     s.shutdown_connection_threads(false);
+    if (uring) uring->stop();  // idle connections closed, the others after their reply
     // Requests in progress get up to 5 s (their own deadlines are shorter), then everything stops.
     asio::co_spawn(main_io, [&]() -> net::awaitable<void> {
       asio::steady_timer t(main_io);
-      for (int i = 0; i < 100 && s.busy.load() > 0; ++i) {
+      for (int i = 0; i < 100 && (s.busy.load() > 0 || (uring && s.open.load() > 0)); ++i) {
         t.expires_after(std::chrono::milliseconds(50));
         co_await t.async_wait(use_tuple);
       }
@@ -515,6 +565,10 @@ int run_server(const Config& config, std::string& error) {
   for (auto& t : workers) t.join();
   // Connection threads still waiting for the engine give up; the others are woken.
   s.hard_stop = true;
+  if (uring) {
+    uring->stop_now();
+    uring->join();
+  }
   s.shutdown_connection_threads(true);
   s.wait_connection_threads();
   s.engine->stop();

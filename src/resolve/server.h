@@ -1,6 +1,7 @@
 // `mtasts resolver`: the socketmap server Postfix's smtp_tls_policy_maps talks to, over TCP and
-// Unix sockets, one io_context per I/O thread; /metrics over HTTP; SIGTERM/SIGINT stop it
-// gracefully (listeners closed, requests in progress answered).
+// Unix sockets: connections on io_uring rings (uring_server.h) or on threads, lookups on one
+// io_context per I/O thread; /metrics over HTTP; SIGTERM/SIGINT stop it gracefully (listeners
+// closed, requests in progress answered).
 #pragma once
 
 #include <string>

@@ -235,6 +235,10 @@ class World:
 
 
 # --- socketmap client ------------------------------------------------------------------------
+def netstring(payload):
+    return str(len(payload)).encode() + b":" + payload + b","
+
+
 class Socketmap:
     def __init__(self, addr, timeout=30):
         if isinstance(addr, str):
