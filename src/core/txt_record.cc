@@ -363,10 +363,13 @@ std::optional<Error> check_rua_uri(std::string_view uri) {
   auto fail = [&](std::string code, std::string message, std::string fix) {
     return Error{std::move(code), 0, 0, std::move(message), std::move(fix)};
   };
-  // RFC 8460 §3: commas and exclamation points in a URI must be percent-encoded.
-  if (uri.find('!') != std::string_view::npos)
-    return fail("rua-invalid", fmt::format("\"{}\" contains '!', which must be written %21", shown(uri)),
-                "percent-encode '!' as %21");
+  // RFC 8460 §3: commas and exclamation points in a URI must be percent-encoded. In a record a
+  // comma separates URIs and a semicolon ends the field, so neither reaches here from one; a URI
+  // given on its own (--rua, an import, the admin API) that has one would be split by senders.
+  for (auto [c, code] : {std::pair{'!', "%21"}, std::pair{',', "%2C"}, std::pair{';', "%3B"}})
+    if (uri.find(c) != std::string_view::npos)
+      return fail("rua-invalid", fmt::format("\"{}\" contains '{}', which must be written {}", shown(uri), c, code),
+                  fmt::format("percent-encode '{}' as {}", c, code));
   auto parsed = boost::urls::parse_uri(boost::core::string_view(uri.data(), uri.size()));
   if (!parsed)
     return fail("rua-invalid", fmt::format("\"{}\" is not a valid URI", shown(uri)),

@@ -52,6 +52,20 @@ TEST(TlsRptRecord, Parses) {
             "v=TLSRPTv1; rua=mailto:tlsrpt@example.com,https://r.example.net/tlsrpt?x=1;");
 }
 
+// A URI given on its own (--rua, an import line, the admin API) goes into a record as is: a raw
+// comma or semicolon would split it there (found by the domain_import fuzzer: an export that did
+// not import back).
+TEST(TlsRptRecord, AGivenUriWithACommaOrSemicolonIsRefused) {
+  for (std::string_view uri : {"https://r,example/v1", "https://r.example/a;b", "mailto:a!b@example.com"}) {
+    auto e = check_rua_uri(uri);
+    ASSERT_TRUE(e) << uri;
+    EXPECT_EQ(e->code, "rua-invalid");
+    EXPECT_NE(e->fix.find("percent-encode"), std::string::npos);
+  }
+  EXPECT_FALSE(check_rua_uri("https://r.example/v1%2Cx%3By"));
+  EXPECT_FALSE(check_rua_uri("mailto:tlsrpt@example.com"));
+}
+
 TEST(TlsRptRecord, RuaErrors) {
   auto code = [](std::string_view rec) {
     auto lint = lint_tlsrpt_record(rec);
