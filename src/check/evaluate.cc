@@ -72,7 +72,11 @@ bool dns_failed(const net::DnsMeta& a) {
 // cover the host, why it does not (RFC 6125 §6.4.3: "*" stands for exactly one leftmost label).
 std::string names_note(const net::TlsVerdict& tls, const std::string& host) {
   if (!tls.leaf) return " (the server sent no certificate)";
-  if (tls.leaf->names.empty()) return " (it has no DNS names)";
+  if (tls.leaf->names.empty())  // RFC 8461 §4.2; OpenSSL-based senders fall back to the CN
+    return fmt::format(" (it has no subjectAltName DNS names{}: a name only in the subject CN "
+                       "does not count for MTA-STS (RFC 8461 §4.2 requires a subjectAltName; "
+                       "some senders still accept the CN, others refuse)",
+                       tls.leaf->subject.empty() ? "" : ", only the subject " + tls.leaf->subject);
   // A certificate may carry hundreds of names: the first ten tell the story.
   const auto& names = tls.leaf->names;
   std::vector<std::string_view> shown(names.begin(), names.begin() + std::min<std::size_t>(names.size(), 10));
@@ -244,9 +248,21 @@ void Evaluator::certificate_expiry(const net::TlsVerdict& tls, const std::string
 std::string why_untrusted(const net::TlsVerdict& tls) {
   if (tls.expired) return "the certificate has expired";
   if (tls.not_yet_valid) return "the certificate is not valid yet";
+  if (!tls.expired_intermediate.empty())
+    return fmt::format("the intermediate CA certificate it is sent with ({}) has expired, although "
+                       "the certificate itself is within its dates",
+                       tls.expired_intermediate);
+  if (!tls.weak.empty()) return tls.weak;
   if (tls.self_signed) return "the certificate is self-signed (or its CA is not a public one)";
+  if (tls.unknown_ca)
+    return fmt::format("it is issued by a CA senders do not trust: the chain the server sends "
+                       "ends at {}, which is not a trusted root CA (a private or unknown CA)",
+                       tls.untrusted_ca.empty() ? "a CA" : tls.untrusted_ca);
   if (tls.incomplete_chain)
-    return "the chain is incomplete: the server does not send the intermediate certificate";
+    return fmt::format("its issuer ({}) is neither sent by the server nor a trusted root: the chain "
+                       "is incomplete (the intermediate certificate is missing) or the CA is not "
+                       "trusted",
+                       tls.untrusted_ca.empty() ? "unknown" : tls.untrusted_ca);
   if (!tls.errors.empty()) return tls.errors.front();
   return "the certificate is not trusted";
 }
@@ -280,9 +296,14 @@ void Evaluator::policy() {
           fmt::format("the certificate of {} is not valid: {}. Senders refuse to fetch the "
                       "policy (RFC 8461 §3.3)",
                       f.host, why),
-          fmt::format("install a certificate for {} from a public CA, with the full chain (if {} "
-                      "is a CNAME to a provider, the provider must serve a certificate naming {})",
-                      f.host, f.host, f.host));
+          !f.tls.expired_intermediate.empty()
+              ? fmt::format("install the CA's current intermediate certificate in the chain "
+                            "file of {}",
+                            f.host)
+              : fmt::format("install a certificate for {} from a public CA, with {} and the "
+                            "full chain (if {} is a CNAME to a provider, the provider must serve "
+                            "a certificate naming {})",
+                            f.host, "the name in its subjectAltName", f.host, f.host));
       return;
     }
     case O::tls_failed:
@@ -365,10 +386,12 @@ void Evaluator::policy() {
   for (const auto& w : lint.findings.warnings) {
     if (w.code == "max-age-short") continue;  // reported below with its own code
     // Inside RFC 8461 §3.2's grammar and harmless: noted, not warned about. Trailing WSP
-    // (sts-policy-field *WSP), leading zeros (1*10DIGIT), an mx pattern twice, and mx lines
-    // left in a mode none policy (§8.3's way of removing MTA-STS).
+    // (sts-policy-field *WSP), leading zeros (1*10DIGIT), an mx pattern twice, an mx pattern in
+    // upper case (domain names compare case-insensitively, RFC 4343), and mx lines left in a
+    // mode none policy (§8.3's way of removing MTA-STS).
     bool benign = w.code == "trailing-whitespace" || w.code == "max-age-leading-zero" ||
-                  w.code == "mx-duplicate" || w.code == "mode-none-with-mx";
+                  w.code == "mx-duplicate" || w.code == "mx-uppercase" ||
+                  w.code == "mode-none-with-mx";
     add("sts-policy-warning", benign ? Severity::info : Severity::warning,
         fmt::format("policy{}: {}", w.line ? fmt::format(" line {}", w.line) : "", w.message), w.fix);
   }
@@ -496,8 +519,10 @@ void Evaluator::probe(const net::SmtpProbe& p) {
     case O::starttls_refused:
       add("starttls-not-supported", sev,
           fmt::format("the MX host {} {}; {}", p.host,
-                      p.outcome == O::no_starttls ? "does not offer STARTTLS"
-                                                  : "offers STARTTLS but refuses it (" + p.detail + ")",
+                      p.outcome == O::no_starttls
+                          ? "does not offer STARTTLS" +
+                                (p.detail.starts_with("EHLO") ? " (" + p.detail + ")" : "")
+                          : "offers STARTTLS but refuses it (" + p.detail + ")",
                       sev == Severity::error ? "with mode enforce senders refuse to deliver to it"
                                              : "mail to it can be read in transit"),
           "enable STARTTLS with a valid certificate for " + p.host);
@@ -522,6 +547,12 @@ void Evaluator::probe(const net::SmtpProbe& p) {
     add("certificate-expired", sev,
         fmt::format("the certificate of MX host {} has expired; {}", p.host, impact),
         "renew the certificate of " + p.host);
+  else if (!t.expired_intermediate.empty())  // RFC 5280 §6.1.3: every certificate of the path
+    add("certificate-expired", sev,
+        fmt::format("the certificate of MX host {} is sent with an intermediate CA certificate "
+                    "that has expired ({}); the chain does not verify; {}",
+                    p.host, t.expired_intermediate, impact),
+        "install the CA's current intermediate certificate in the chain file of " + p.host);
   else if (!t.chain_trusted)
     add("certificate-not-trusted", sev,
         fmt::format("the certificate of MX host {} is not trusted: {}; {}", p.host, why_untrusted(t),

@@ -122,6 +122,16 @@ awaitable<std::unique_ptr<beast::ssl_stream<beast::tcp_stream>>> session(
     co_return nullptr;
   }
   Reply ehlo = co_await read_reply(tcp, buffer);
+  if (ehlo.error.empty() && ehlo.code >= 500 && ehlo.code < 600) {
+    // RFC 5321 §3.2: a server without ESMTP rejects EHLO and senders fall back to HELO, which
+    // has no extensions: such a server cannot offer STARTTLS, mail to it goes in clear text.
+    out.outcome = O::no_starttls;
+    out.detail = fmt::format("EHLO answered {}: the server does not speak ESMTP, so it cannot "
+                             "offer STARTTLS",
+                             ehlo.code);
+    co_await send(tcp, "QUIT");
+    co_return nullptr;
+  }
   if (!ehlo.error.empty() || ehlo.code != 250) {
     if (ehlo.error.empty()) ehlo.error = fmt::format("EHLO answered {}", ehlo.code);
     fail(ehlo, "EHLO");

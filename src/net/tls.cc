@@ -34,7 +34,17 @@ std::int64_t epoch(const ASN1_TIME* t) {
 }  // namespace
 
 bool VerifyRecorder::operator()(bool preverified, asio::ssl::verify_context& ctx) {
-  if (!preverified) errors.push_back(X509_STORE_CTX_get_error(ctx.native_handle()));
+  if (!preverified) {
+    X509_STORE_CTX* store = ctx.native_handle();
+    Problem p;
+    p.error = X509_STORE_CTX_get_error(store);
+    p.depth = X509_STORE_CTX_get_error_depth(store);
+    if (X509* cert = X509_STORE_CTX_get_current_cert(store)) {
+      p.subject = name_text(X509_get_subject_name(cert));
+      p.issuer = name_text(X509_get_issuer_name(cert));
+    }
+    errors.push_back(std::move(p));
+  }
   return true;  // finish the handshake so the certificate can be described; judge() decides
 }
 
@@ -44,6 +54,10 @@ std::unique_ptr<asio::ssl::context> make_client_context(const std::string& ca_fi
   SSL_CTX* native = ctx->native_handle();
   if (floor == TlsFloor::tls12) {
     SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+    // Judge keys and signatures as senders on current systems do (Debian's and RHEL's OpenSSL
+    // default): level 2 refuses RSA keys under 2048 bits and SHA-1 signatures, whatever the
+    // local openssl.cnf says.
+    if (SSL_CTX_get_security_level(native) < 2) SSL_CTX_set_security_level(native, 2);
   } else {
     SSL_CTX_set_security_level(native, 0);
     SSL_CTX_set_min_proto_version(native, TLS1_VERSION);
@@ -116,19 +130,50 @@ TlsVerdict judge(SSL* ssl, const std::string& host, const VerifyRecorder& record
   if (const SSL_CIPHER* c = SSL_get_current_cipher(ssl)) v.cipher = SSL_CIPHER_get_name(c);
   X509* leaf = SSL_get0_peer_certificate(ssl);
   v.leaf = describe(leaf);
-  v.name_match = leaf && X509_check_host(leaf, host.data(), host.size(), kHostFlags, nullptr) == 1;
+  // RFC 8461 §4.2: "The certificate MUST have a subject alternative name (SAN) with a DNS-ID";
+  // OpenSSL would fall back to the subject CN when there is none (RFC 6125 §6.4.4's last
+  // resort, gone in RFC 9525), so that fallback is turned off here.
+  v.no_san = leaf && v.leaf && v.leaf->names.empty();
+  v.name_match = leaf && X509_check_host(leaf, host.data(), host.size(),
+                                         kHostFlags | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT,
+                                         nullptr) == 1;
   bool chain_error = false;
-  for (int e : recorder.errors) {
+  for (const auto& p : recorder.errors) {
+    const int e = p.error;
     switch (e) {
       case X509_V_ERR_HOSTNAME_MISMATCH:
         continue;  // reported through name_match
-      case X509_V_ERR_CERT_HAS_EXPIRED: v.expired = true; break;
+      case X509_V_ERR_CERT_HAS_EXPIRED:
+        if (p.depth == 0) v.expired = true;
+        else if (v.expired_intermediate.empty()) v.expired_intermediate = p.subject;
+        break;
       case X509_V_ERR_CERT_NOT_YET_VALID: v.not_yet_valid = true; break;
-      case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-      case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: v.self_signed = true; break;
+      case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: v.self_signed = true; break;
+      case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:  // the server sent a root the store lacks
+        v.unknown_ca = true;
+        if (v.untrusted_ca.empty()) v.untrusted_ca = p.subject;
+        break;
       case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
       case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-      case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: v.incomplete_chain = true; break;
+      case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        // At the leaf: its issuer was not sent (a missing intermediate, or a leaf straight from
+        // an unknown CA). Higher up: the server sent its chain, which ends at an unknown CA.
+        if (p.depth == 0) v.incomplete_chain = true;
+        else v.unknown_ca = true;
+        if (v.untrusted_ca.empty()) v.untrusted_ca = p.issuer;
+        break;
+      case X509_V_ERR_EE_KEY_TOO_SMALL:
+      case X509_V_ERR_CA_KEY_TOO_SMALL:
+        if (v.weak.empty())
+          v.weak = fmt::format("the {} key{} is too weak (senders refuse RSA keys under 2048 bits)",
+                               p.depth == 0 ? "certificate's" : "issuing CA's",
+                               p.depth == 0 && v.leaf ? " (" + v.leaf->key + ")" : "");
+        break;
+      case X509_V_ERR_CA_MD_TOO_WEAK:
+        if (v.weak.empty())
+          v.weak = fmt::format("the {} is signed with a digest senders refuse (SHA-1 or MD5)",
+                               p.depth == 0 ? "certificate" : "CA certificate " + p.subject);
+        break;
       default: break;
     }
     chain_error = true;

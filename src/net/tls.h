@@ -37,7 +37,14 @@ struct TlsVerdict {
   bool expired = false;
   bool not_yet_valid = false;
   bool self_signed = false;
-  bool incomplete_chain = false;  // issuer not sent and not in the trust store
+  bool incomplete_chain = false;  // the leaf's issuer neither sent nor in the trust store
+  // The chain was sent but ends at a CA the trust store does not hold (an unknown or private CA):
+  // `untrusted_ca` names the issuer it ends at.
+  bool unknown_ca = false;
+  std::string untrusted_ca;
+  std::string expired_intermediate;  // subject of a CA certificate in the chain that has expired
+  std::string weak;                  // a key or signature digest senders refuse, in words
+  bool no_san = false;  // the leaf has no subjectAltName DNS name (a CN is not enough, RFC 8461 §4.2)
   std::vector<std::string> errors;  // OpenSSL's words for each verification problem
   std::optional<CertInfo> leaf;
   bool acceptable() const { return handshake && chain_trusted && name_match; }
@@ -45,7 +52,12 @@ struct TlsVerdict {
 
 // Collects verification errors during a handshake (install with set_verify_callback).
 struct VerifyRecorder {
-  std::vector<int> errors;  // X509_V_ERR_* codes, in the order OpenSSL found them
+  struct Problem {
+    int error = 0;     // X509_V_ERR_*
+    int depth = 0;     // 0 = the leaf
+    std::string subject, issuer;  // of the certificate at that depth
+  };
+  std::vector<Problem> errors;  // in the order OpenSSL found them
   bool operator()(bool preverified, boost::asio::ssl::verify_context& ctx);
 };
 

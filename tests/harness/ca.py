@@ -15,7 +15,13 @@ Kinds (KINDS below): a leaf for HOST signed by the intermediate and sent with it
 ways real deployments get it wrong: expired, not-yet-valid, wrong-name (the SAN names another host
 of the same parent domain), self-signed, incomplete-chain (leaf only: the intermediate is missing and
 ca.pem holds only the root), expiring (valid, but expires in 10 days), wildcard (valid; the SAN is
-`*.PARENT`, e.g. `*.example.test` for `mx1.example.test`).
+`*.PARENT`, e.g. `*.example.test` for `mx1.example.test`); and five that need more than dates and
+names: unknown-ca (a leaf from a second CA, root and intermediate unknown to ca.pem, sent with
+that CA's intermediate), cn-only (the host only in the subject CN, no subjectAltName at all: openssl,
+curl and Python accept it through the CN fallback, RFC 8461 §4.2 does not), expired-intermediate
+(the leaf is fine, the intermediate sent with it expired yesterday), weak-key (an RSA 1024 leaf
+key, too weak at OpenSSL security level 2) and sha1 (the leaf signed with SHA-1). A server needs
+OpenSSL security level 0 to serve the last two (testd has it; nginx refuses to load them).
 
 A certificate spec is a kind, or a kind and the exact names (subjectAltName dNSNames) the leaf
 carries instead of the host's: `valid@sts.provider.test` is a good certificate for another name
@@ -32,7 +38,9 @@ import sys
 import threading
 
 KINDS = ("valid", "expired", "not-yet-valid", "wrong-name", "self-signed", "incomplete-chain",
-         "expiring", "wildcard")
+         "expiring", "wildcard", "unknown-ca", "cn-only", "expired-intermediate", "weak-key", "sha1")
+# Kinds only a server at OpenSSL security level 0 can serve (nginx on Debian runs at level 2).
+WEAK_KINDS = ("weak-key", "sha1")
 
 _CURVE = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
 
@@ -47,6 +55,11 @@ _VALIDITY = {
     "incomplete-chain": (-1 / 24, 90),
     "expiring": (-1 / 24, 10),
     "wildcard": (-1 / 24, 90),
+    "unknown-ca": (-1 / 24, 90),
+    "cn-only": (-1 / 24, 90),
+    "expired-intermediate": (-1 / 24, 90),
+    "weak-key": (-1 / 24, 90),
+    "sha1": (-1 / 24, 90),
 }
 
 
@@ -168,12 +181,50 @@ class CA:
         os.replace(f"{d}/ca.pem.tmp", self.ca_file)  # last: its presence means the CA is complete
         return self
 
+    def _extra(self, what):
+        """Make (once) the extra CA material some kinds need: "other" (a second root and
+        intermediate that ca.pem does not hold), "expired-intermediate" (the intermediate's key
+        under a certificate that ended yesterday), "weak" (an RSA 1024 key and request)."""
+        d = self.dir
+        with self._lock:
+            ev = self._made.get(("extra", what))
+            mine = ev is None
+            if mine:
+                ev = self._made[("extra", what)] = threading.Event()
+        if not mine:
+            ev.wait()
+            return
+        try:
+            if what == "other" and not os.path.exists(f"{d}/other-intermediate.pem"):
+                _run(["openssl", "req", "-new", *_CURVE, "-subj", "/O=elsewhere/CN=unknown root CA",
+                      "-keyout", f"{d}/other-root.key", "-out", f"{d}/other-root.csr"])
+                self._sign(f"{d}/other-root.csr", f"{d}/other-root.key", None, f"{d}/root.ext", -1,
+                           365, f"{d}/other-root.pem", selfsign=True)
+                _run(["openssl", "req", "-new", *_CURVE, "-subj",
+                      "/O=elsewhere/CN=unknown intermediate CA", "-keyout",
+                      f"{d}/other-intermediate.key", "-out", f"{d}/other-intermediate.csr"])
+                self._sign(f"{d}/other-intermediate.csr", f"{d}/other-root.key",
+                           f"{d}/other-root.pem", f"{d}/intermediate.ext", -1, 365,
+                           f"{d}/other-intermediate.tmp")
+                os.replace(f"{d}/other-intermediate.tmp", f"{d}/other-intermediate.pem")
+            elif what == "expired-intermediate" and not os.path.exists(f"{d}/expired-intermediate.pem"):
+                self._sign(f"{d}/intermediate.csr", f"{d}/root.key", f"{d}/root.pem",
+                           f"{d}/intermediate.ext", -60, -1, f"{d}/expired-intermediate.tmp",
+                           subject="/O=mtasts test/CN=mtasts test expired intermediate CA")
+                os.replace(f"{d}/expired-intermediate.tmp", f"{d}/expired-intermediate.pem")
+            elif what == "weak" and not os.path.exists(f"{d}/weak.csr"):
+                _run(["openssl", "req", "-new", "-newkey", "rsa:1024", "-nodes", "-subj", "/CN=weak",
+                      "-keyout", f"{d}/weak.key", "-out", f"{d}/weak.tmp"])
+                os.replace(f"{d}/weak.tmp", f"{d}/weak.csr")
+        finally:
+            ev.set()
+
     def _write(self, name, text):
         with open(os.path.join(self.dir, name), "w") as f:
             f.write(text)
 
     def _sign(self, csr, ca_key, ca_cert, ext, start_days, end_days, out, selfsign=False,
-              subject=None):
+              subject=None, md=None):
         """Sign CSR with `openssl ca` (the only openssl 3.0 command that sets both dates).
         Each call has its own tiny database, so calls can run in parallel."""
         base = out + ".db"
@@ -203,6 +254,8 @@ organizationName = optional
         args += ["-selfsign"] if selfsign else ["-cert", ca_cert]
         if subject:
             args += ["-subj", subject]
+        if md:
+            args += ["-md", md]
         _run(args)
         for name in os.listdir(base):
             os.unlink(os.path.join(base, name))
@@ -250,23 +303,35 @@ organizationName = optional
             f.write("basicConstraints=critical,CA:FALSE\n"
                     "keyUsage=critical,digitalSignature\n"
                     "extendedKeyUsage=serverAuth\n"
-                    f"subjectAltName={','.join('DNS:' + n for n in sans)}\n"
                     "subjectKeyIdentifier=hash\n")
+            if kind != "cn-only":
+                f.write(f"subjectAltName={','.join('DNS:' + n for n in sans)}\n")
             if kind != "self-signed":
                 f.write("authorityKeyIdentifier=keyid:always\n")
         start, end = _VALIDITY[kind]
+        csr, leaf_key = f"{d}/leaf.csr", f"{d}/leaf.key"
+        issuer_key, issuer = f"{d}/intermediate.key", f"{d}/intermediate.pem"
+        if kind == "unknown-ca":
+            self._extra("other")
+            issuer_key, issuer = f"{d}/other-intermediate.key", f"{d}/other-intermediate.pem"
+        elif kind == "expired-intermediate":
+            self._extra("expired-intermediate")
+            issuer = f"{d}/expired-intermediate.pem"
+        elif kind == "weak-key":
+            self._extra("weak")
+            csr, leaf_key = f"{d}/weak.csr", f"{d}/weak.key"
         if kind == "self-signed":
-            self._sign(f"{d}/leaf.csr", f"{d}/leaf.key", None, stem + ".ext", start, end,
+            self._sign(csr, leaf_key, None, stem + ".ext", start, end,
                        stem + ".crt", selfsign=True, subject=f"/CN={san}")
         else:
-            self._sign(f"{d}/leaf.csr", f"{d}/intermediate.key", f"{d}/intermediate.pem",
-                       stem + ".ext", start, end, stem + ".crt", subject=f"/CN={san}")
+            self._sign(csr, issuer_key, issuer, stem + ".ext", start, end, stem + ".crt",
+                       subject=f"/CN={san}", md="sha1" if kind == "sha1" else None)
         with open(stem + ".crt") as f:
             chain = f.read()
         if kind not in ("self-signed", "incomplete-chain"):
-            with open(f"{d}/intermediate.pem") as f:
+            with open(issuer) as f:
                 chain += f.read()
-        with open(f"{d}/leaf.key") as f:
+        with open(leaf_key) as f:
             key_text = f.read()
         with open(key + ".tmp", "w") as f:
             f.write(key_text)
@@ -297,8 +362,9 @@ def verify(ca, host, kind):
     untrusted = pem + ".untrusted"
     with open(leaf_file, "w") as f:
         f.write(leaf)
+    # -auth_level 2: what TLS clients at Debian's default security level check (key sizes, digests).
     args = ["openssl", "verify", "-CAfile", ca.ca_file, "-verify_hostname", host,
-            "-purpose", "sslserver"]
+            "-purpose", "sslserver", "-auth_level", "2"]
     if rest:
         with open(untrusted, "w") as f:
             f.write(rest + "\n")
@@ -321,6 +387,11 @@ EXPECTED_VERIFY = {
     "self-signed": "self-signed certificate",
     "incomplete-chain": "unable to get local issuer certificate",
     "wildcard": None,
+    "unknown-ca": "unable to get local issuer certificate",
+    "cn-only": None,  # openssl falls back to the subject CN (so do curl and Python); see the docstring
+    "expired-intermediate": "certificate has expired",
+    "weak-key": "key too weak",
+    "sha1": "digest algorithm too weak",
 }
 
 
@@ -363,8 +434,15 @@ def self_test(directory, host="mta-sts.selftest.test"):
         label = spec if h == host else f"{h} {spec}"
         print(f"{'ok' if good else 'FAIL'}: {label}: {why[0].split(': ', 1)[-1] if why else ''}")
         failed += not good
-    # Every key is P-256.
+    # cn-only has no subjectAltName at all.
+    out = _run(["openssl", "x509", "-noout", "-text", "-in", ca.paths(host, "cn-only")[0]])
+    if "Subject Alternative Name" in out or f"CN = {host}" not in out:
+        print("FAIL: cn-only: has a subjectAltName or no CN for the host")
+        failed += 1
+    # Every key is P-256 (but the weak one).
     for h, spec in cases:
+        if spec == "weak-key":
+            continue
         out = _run(["openssl", "x509", "-noout", "-text", "-in", ca.paths(h, spec)[0]])
         if "prime256v1" not in out:
             print(f"FAIL: {spec}: key is not P-256")

@@ -52,12 +52,15 @@ CHECK_TIMEOUT = 5  # --timeout given to mtasts check
 DEFAULT_MAX_SECONDS = 30  # a check that takes longer fails (the deadline must hold)
 
 HTTPS_BEHAVIOURS = ("ok", "404", "500", "redirect", "html", "large", "drip", "reset", "h2only",
-                    "garbage", "never-close", "huge", "no-content-type", "head-differs")
+                    "garbage", "never-close", "huge", "no-content-type", "head-differs",
+                    "chunked", "truncated")
 SMTP_BEHAVIOURS = ("starttls", "no-starttls", "tls10-only", "silent", "garbage",
-                   "starttls-refused", "close-after-banner")
+                   "starttls-refused", "close-after-banner", "starttls-lowercase", "banner-421",
+                   "ehlo-rejected")
 # Handled by the harness itself: nothing listens on the port given to --connect-to.
 HARNESS_BEHAVIOURS = ("refused",)
-SMTP_TLS_BEHAVIOURS = ("starttls", "tls10-only", "starttls-refused")  # need a certificate
+SMTP_TLS_BEHAVIOURS = ("starttls", "tls10-only", "starttls-refused",  # need a certificate
+                       "starttls-lowercase")
 SEVERITIES = ("error", "warning", "info")
 STATUSES = ("ok", "warning", "error")
 
@@ -197,6 +200,9 @@ class Scenario:
             if "protocols" in p and server != "nginx":
                 raise ScenarioError("policy_host.protocols is for nginx")
             cert = _cert_spec(p, "policy_host")
+            if server != "testd" and ca_mod.parse_spec(cert)[0] in ca_mod.WEAK_KINDS:
+                raise ScenarioError(f"policy_host.cert {cert!r}: only testd serves it (nginx "
+                                    "refuses weak certificates at OpenSSL security level 2)")
             self.policy_host = dict(server=server, behaviour=behaviour, cert=cert,
                                     host=f"mta-sts.{self.domain}", policy=p.get("policy"),
                                     content_type=p.get("content_type", "text/plain"),
@@ -828,6 +834,10 @@ CERT_ERRORS = {
     "wrong-name": ("no alternative certificate subject name", "hostname mismatch", "does not match"),
     "self-signed": ("self-signed", "self signed"),
     "incomplete-chain": ("unable to get local issuer",),
+    "unknown-ca": ("unable to get local issuer",),
+    "expired-intermediate": ("expired",),
+    "weak-key": ("key too weak", "too small"),
+    "sha1": ("too weak",),
 }
 
 
@@ -839,7 +849,7 @@ def verify_policy_host(net, s):
         return [] if not can_connect(port) else [f"policy port {port} accepts connections"]
     if ph["server"] == "testd" and ph["behaviour"] not in ("ok", "404", "500", "redirect", "html",
                                                            "large", "no-content-type",
-                                                           "head-differs"):
+                                                           "head-differs", "chunked"):
         return [] if can_connect(port) else [f"testd policy listener {port} refuses connections"]
     problems = []
     extra = []
@@ -874,7 +884,8 @@ def verify_policy_host(net, s):
         if ph["behaviour"] == "large" and len(body) <= 65536:
             problems.append(f"large body is only {len(body)} bytes")
         served = s.before if s.before is not None else ph["policy"]  # dry runs never swap
-        if ph["behaviour"] in ("ok", "no-content-type", "head-differs") and served is not None \
+        if ph["behaviour"] in ("ok", "no-content-type", "head-differs", "chunked") \
+                and served is not None \
                 and body != served:
             problems.append("served policy differs from the scenario's")
     if ph["behaviour"] == "head-differs":
@@ -950,7 +961,7 @@ def verify_mx(net, s, m):
     b = m["behaviour"]
     if b == "refused":
         return [f"MX {m['host']}: port {port} accepts connections"] if can_connect(port) else []
-    if b in ("silent", "garbage", "close-after-banner"):
+    if b in ("silent", "garbage", "close-after-banner", "banner-421"):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
                 sock.settimeout(0.5 if b == "silent" else 3)
@@ -966,6 +977,8 @@ def verify_mx(net, s, m):
             return [f"MX {m['host']} (garbage) sent {(data or b'')[:40]!r}"]
         if b == "close-after-banner" and (not data or not data.startswith(b"220")):
             return [f"MX {m['host']} (close-after-banner) sent {(data or b'')[:40]!r}"]
+        if b == "banner-421" and (not data or not data.startswith(b"421 ")):
+            return [f"MX {m['host']} (banner-421) sent {(data or b'')[:40]!r}"]
         return []
     try:
         banner, ehlo, err, version = smtp_probe(port, m["host"], net.ca.ca_file,
@@ -977,6 +990,8 @@ def verify_mx(net, s, m):
     offers = "STARTTLS" in ehlo_keywords(ehlo)
     if b == "no-starttls":
         return [f"MX {m['host']} offers STARTTLS"] if offers else []
+    if b == "ehlo-rejected":
+        return [] if ehlo and ehlo[0].startswith("502") else [f"MX {m['host']}: EHLO answered {ehlo!r}"]
     if not offers:
         return [f"MX {m['host']} ({b}) does not offer STARTTLS: {ehlo!r}"]
     if b == "starttls-refused":

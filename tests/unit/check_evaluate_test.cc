@@ -238,6 +238,61 @@ TEST(CheckEvaluate, MxProbeProblemsMatterMostWhenEnforcing) {
                   "certificate-expiring", Severity::warning));
 }
 
+// The message of the first finding with `code`, or "" when there is none.
+std::string message_of(const Report& r, std::string_view code) {
+  for (const auto& f : r.findings)
+    if (f.code == code) return f.message + " / " + f.fix;
+  return "";
+}
+
+TEST(CheckEvaluate, UntrustedChainsSayWhy) {
+  auto mx = [](auto change) {
+    Observations o = healthy();
+    change(o.probes[0].tls);
+    return evaluate(o);
+  };
+  // A valid leaf sent with an expired intermediate: expired, naming the intermediate.
+  Report r = mx([](net::TlsVerdict& t) {
+    t.chain_trusted = false;
+    t.expired_intermediate = "CN=Old Intermediate";
+  });
+  EXPECT_TRUE(has(r, "certificate-expired", Severity::error));
+  EXPECT_NE(message_of(r, "certificate-expired").find("CN=Old Intermediate"), std::string::npos);
+  EXPECT_FALSE(has(r, "certificate-not-trusted", Severity::error));
+  // A full chain from an unknown CA is not an incomplete chain.
+  r = mx([](net::TlsVerdict& t) {
+    t.chain_trusted = false;
+    t.unknown_ca = true;
+    t.untrusted_ca = "CN=Elsewhere CA";
+  });
+  std::string m = message_of(r, "certificate-not-trusted");
+  EXPECT_NE(m.find("CN=Elsewhere CA"), std::string::npos) << m;
+  EXPECT_EQ(m.find("incomplete"), std::string::npos) << m;
+  r = mx([](net::TlsVerdict& t) {
+    t.chain_trusted = false;
+    t.weak = "the certificate's key (RSA 1024) is too weak";
+  });
+  EXPECT_NE(message_of(r, "certificate-not-trusted").find("RSA 1024"), std::string::npos);
+  // A name only in the subject CN: a mismatch that says so (RFC 8461 §4.2).
+  r = mx([](net::TlsVerdict& t) {
+    t.name_match = false;
+    t.no_san = true;
+    t.leaf->names.clear();
+    t.leaf->subject = "CN=mx1.example.com";
+  });
+  m = message_of(r, "certificate-host-mismatch");
+  EXPECT_NE(m.find("subject CN=mx1.example.com"), std::string::npos) << m;
+  EXPECT_NE(m.find("subjectAltName"), std::string::npos) << m;
+}
+
+TEST(CheckEvaluate, EhloRejectedIsNoStarttls) {
+  Observations o = healthy();
+  o.probes[0].outcome = net::SmtpProbe::Outcome::no_starttls;
+  o.probes[0].detail = "EHLO answered 502: the server does not speak ESMTP, so it cannot offer STARTTLS";
+  Report r = evaluate(o);
+  EXPECT_NE(message_of(r, "starttls-not-supported").find("EHLO answered 502"), std::string::npos);
+}
+
 TEST(CheckEvaluate, TlsRptRecord) {
   Observations o = healthy();
   o.tlsrpt_txt = txt({});

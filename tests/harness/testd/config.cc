@@ -13,7 +13,7 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::array<std::pair<std::string_view, HttpsBehaviour>, 14> kHttpsNames{{
+constexpr std::array<std::pair<std::string_view, HttpsBehaviour>, 16> kHttpsNames{{
     {"ok", HttpsBehaviour::ok},
     {"404", HttpsBehaviour::not_found},
     {"500", HttpsBehaviour::server_error},
@@ -28,9 +28,11 @@ constexpr std::array<std::pair<std::string_view, HttpsBehaviour>, 14> kHttpsName
     {"huge", HttpsBehaviour::huge},
     {"no-content-type", HttpsBehaviour::no_content_type},
     {"head-differs", HttpsBehaviour::head_differs},
+    {"chunked", HttpsBehaviour::chunked},
+    {"truncated", HttpsBehaviour::truncated},
 }};
 
-constexpr std::array<std::pair<std::string_view, SmtpBehaviour>, 7> kSmtpNames{{
+constexpr std::array<std::pair<std::string_view, SmtpBehaviour>, 10> kSmtpNames{{
     {"starttls", SmtpBehaviour::starttls},
     {"no-starttls", SmtpBehaviour::no_starttls},
     {"tls10-only", SmtpBehaviour::tls10_only},
@@ -38,6 +40,9 @@ constexpr std::array<std::pair<std::string_view, SmtpBehaviour>, 7> kSmtpNames{{
     {"garbage", SmtpBehaviour::garbage},
     {"starttls-refused", SmtpBehaviour::starttls_refused},
     {"close-after-banner", SmtpBehaviour::close_after_banner},
+    {"starttls-lowercase", SmtpBehaviour::starttls_lowercase},
+    {"banner-421", SmtpBehaviour::banner_421},
+    {"ehlo-rejected", SmtpBehaviour::ehlo_rejected},
 }};
 
 constexpr std::string_view kDefaultPolicy =
@@ -113,7 +118,8 @@ bool parse_mint(const json::value& v, ListenerConfig& l, ConfigError& error,
   }
   bool tls_kind = l.kind == Kind::https ? l.https != HttpsBehaviour::never_close
                                         : l.smtp == SmtpBehaviour::starttls ||
-                                              l.smtp == SmtpBehaviour::tls10_only;
+                                              l.smtp == SmtpBehaviour::tls10_only ||
+                                              l.smtp == SmtpBehaviour::starttls_lowercase;
   if (!tls_kind) {
     error.message = where + ": this behaviour never speaks TLS";
     return false;
@@ -215,7 +221,8 @@ bool parse_listener(const json::value& v, std::size_t index, ListenerConfig& l,
 
 bool ListenerConfig::needs_tls() const {
   if (kind == Kind::https) return https != HttpsBehaviour::never_close;
-  return smtp == SmtpBehaviour::starttls || smtp == SmtpBehaviour::tls10_only;
+  return smtp == SmtpBehaviour::starttls || smtp == SmtpBehaviour::tls10_only ||
+         smtp == SmtpBehaviour::starttls_lowercase;
 }
 
 std::optional<Config> parse_config(std::string_view json_text, ConfigError& error) {

@@ -29,6 +29,8 @@ enum class HttpsBehaviour {
   huge,         // Content-Length: 1 GiB, streamed as fast as the client reads
   no_content_type,  // as ok, but no Content-Type header at all
   head_differs,     // as ok for GET; HEAD answers 405 (a client must not judge by HEAD)
+  chunked,          // as ok, the body in chunks (Transfer-Encoding: chunked, no Content-Length)
+  truncated,        // 200 with Content-Length 100 more than the body, which is sent, then close
 };
 
 enum class SmtpBehaviour {
@@ -39,6 +41,9 @@ enum class SmtpBehaviour {
   garbage,
   starttls_refused,
   close_after_banner,
+  starttls_lowercase,  // as starttls, EHLO keywords in lower case with "starttls" mid-list
+  banner_421,          // "421" instead of a 220 banner, then close
+  ehlo_rejected,       // an RFC 821 server: EHLO answered 502, HELO works, no STARTTLS
 };
 
 // Certificates minted per SNI name (a benchmark with thousands of hosts): a fresh ECDSA P-256 key

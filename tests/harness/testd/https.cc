@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -129,6 +130,7 @@ http::response<http::string_body> make_response(const Listener& l,
       [[fallthrough]];
     case HttpsBehaviour::ok:
     case HttpsBehaviour::no_content_type:
+    case HttpsBehaviour::chunked:
       if (path == kPolicyPath) {
         // RFC 8461 §3.3 wants text/plain; some servers send no Content-Type at all.
         if (c.https == HttpsBehaviour::no_content_type) res.erase(http::field::content_type);
@@ -164,6 +166,35 @@ http::response<http::string_body> make_response(const Listener& l,
   res.keep_alive(req.keep_alive());
   res.prepare_payload();
   return res;
+}
+
+// RFC 9112 §7.1: the policy as chunked transfer coding, a chunk per line (legal for any client).
+asio::awaitable<void> send_chunked(TlsStream& stream, const Listener& l, const std::string& body) {
+  auto& tcp = beast::get_lowest_layer(stream);
+  boost::system::error_code ec;
+  std::string out = "HTTP/1.1 200 OK\r\nServer: mtasts-testd\r\nContent-Type: " +
+                    l.config.content_type +
+                    "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+  for (std::size_t at = 0; at < body.size();) {
+    std::size_t end = body.find('\n', at);
+    end = end == std::string::npos ? body.size() : end + 1;
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", end - at);
+    out += size + body.substr(at, end - at) + "\r\n";
+    at = end;
+  }
+  out += "0\r\n\r\n";
+  tcp.expires_after(l.config.idle_timeout);
+  co_await asio::async_write(stream, asio::buffer(out), redirect_error(use_awaitable, ec));
+}
+
+// A body cut short: Content-Length promises 100 bytes more than are sent before the close.
+asio::awaitable<void> send_truncated(TlsStream& stream, const Listener& l, const std::string& body) {
+  auto& tcp = beast::get_lowest_layer(stream);
+  boost::system::error_code ec;
+  std::string out = raw_header(body.size() + 100, l.config.content_type) + body;
+  tcp.expires_after(l.config.idle_timeout);
+  co_await asio::async_write(stream, asio::buffer(out), redirect_error(use_awaitable, ec));
 }
 
 // Headers, then one body byte a second: a policy host that never finishes.
@@ -265,6 +296,15 @@ asio::awaitable<void> serve_https(asio::ip::tcp::socket socket,
         if (!co_await stream_huge(stream, l)) co_return;
         keep_alive = false;
         continue;
+      case HttpsBehaviour::chunked:
+      case HttpsBehaviour::truncated:
+        if (req.method() == http::verb::get && req.target() == kPolicyPath) {
+          if (c.https == HttpsBehaviour::chunked) co_await send_chunked(stream, l, body);
+          else co_await send_truncated(stream, l, body);
+          keep_alive = false;
+          continue;
+        }
+        break;
       default:
         break;
     }

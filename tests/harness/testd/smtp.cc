@@ -48,7 +48,7 @@ struct Session {
 
 bool offers_starttls(SmtpBehaviour b) {
   return b == SmtpBehaviour::starttls || b == SmtpBehaviour::tls10_only ||
-         b == SmtpBehaviour::starttls_refused;
+         b == SmtpBehaviour::starttls_refused || b == SmtpBehaviour::starttls_lowercase;
 }
 
 template <class Stream>
@@ -89,6 +89,12 @@ asio::awaitable<ReadStatus> read_line(Stream& s, Session& session, std::string& 
 }
 
 std::string ehlo_reply(const ListenerConfig& c, bool tls) {
+  if (c.smtp == SmtpBehaviour::starttls_lowercase) {
+    // RFC 5321 §2.4: keywords are case-insensitive; some servers send them in lower case.
+    std::string out = "250-" + c.hostname + "\r\n250-pipelining\r\n";
+    if (!tls) out += "250-starttls\r\n";
+    return out + "250-size 10240000\r\n250 8bitmime\r\n";
+  }
   std::vector<std::string> lines{c.hostname, "PIPELINING", "SIZE 10240000"};
   if (!tls && offers_starttls(c.smtp)) lines.push_back("STARTTLS");
   lines.push_back("ENHANCEDSTATUSCODES");
@@ -115,6 +121,7 @@ std::string respond(Session& session, std::string_view line, bool tls, Outcome& 
   while (!arg.empty() && arg.back() == ' ') arg.remove_suffix(1);
 
   if (verb == "EHLO") {
+    if (c.smtp == SmtpBehaviour::ehlo_rejected) return "502 Command not implemented\r\n";
     if (arg.empty()) return refuse("501 5.5.4 Syntax: EHLO hostname\r\n");
     return ehlo_reply(c, tls);
   }
@@ -187,6 +194,12 @@ asio::awaitable<void> misbehave(tcp::socket& socket, const Listener& l) {
                                socket.async_read_some(asio::buffer(sink), use_tuple));
       if (!r || std::get<0>(*r)) break;
     }
+  } else if (c.smtp == SmtpBehaviour::banner_421) {
+    // RFC 5321 §3.1: a server that cannot serve now may greet with 421 and close.
+    if (!co_await send(socket, l, "421 4.3.2 " + c.hostname +
+                                      " Service not available, closing transmission channel\r\n"))
+      co_return;
+    socket.shutdown(tcp::socket::shutdown_send, ec);
   } else if (c.smtp == SmtpBehaviour::close_after_banner) {
     if (!co_await send(socket, l, "220 " + c.hostname + " ESMTP mtasts-testd\r\n")) co_return;
     socket.shutdown(tcp::socket::shutdown_send, ec);
@@ -202,6 +215,7 @@ asio::awaitable<void> serve_smtp(tcp::socket socket, std::shared_ptr<const Liste
     case SmtpBehaviour::silent:
     case SmtpBehaviour::garbage:
     case SmtpBehaviour::close_after_banner:
+    case SmtpBehaviour::banner_421:
       co_await misbehave(socket, l);
       co_return;
     default:
