@@ -78,7 +78,8 @@ struct Server final : SocketmapHandler {
   Counter& rejected_connections = metrics.counter("mtasts_resolver_connections_rejected_total", "connections closed at once: max_connections reached");
   Counter& idle_closes = metrics.counter("mtasts_resolver_idle_closes_total", "connections closed after idle_timeout");
 
-  // SocketmapHandler: the io_uring connections (uring_server.h).
+  // SocketmapHandler: what the io_uring connections (uring_server.h) call; the connection threads
+  // (io = "threads") look up through lookup() too.
   bool answer_now(std::string_view payload, std::string& reply) override { return fast_answer(payload, reply); }
   void lookup(std::string payload, std::function<void(std::optional<std::string>)> done) override {
     ++busy;
@@ -267,9 +268,7 @@ struct Server final : SocketmapHandler {
         }
         bool answered = fast_answer(r.payload, reply);
         if (!answered) {
-          ++busy;
           answered = answer_blocking(r.payload, reply);
-          --busy;
         }
         if (!answered) {
           ok = false;
@@ -302,23 +301,18 @@ struct Server final : SocketmapHandler {
     return true;
   }
 
-  // The engine's answer, computed on an I/O thread. False when the daemon stops first.
+  // The engine's answer (lookup() above), waited for on this thread. False when the daemon stops
+  // first or the lookup failed.
   bool answer_blocking(std::string_view payload, std::string& reply) {
-    auto done = std::make_shared<std::promise<std::string>>();
+    auto done = std::make_shared<std::promise<std::optional<std::string>>>();
     auto result = done->get_future();
-    asio::co_spawn(pick_io(), answer_owned(std::string(payload)), [done](std::exception_ptr e, std::string r) {
-      if (e) done->set_exception(e);
-      else done->set_value(std::move(r));
-    });
+    lookup(std::string(payload), [done](std::optional<std::string> r) { done->set_value(std::move(r)); });
     while (result.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready)
       if (hard_stop) return false;
-    try {
-      reply = result.get();
-      return true;
-    } catch (const std::exception& e) {
-      spdlog::warn("lookup: {}", e.what());
-      return false;
-    }
+    auto r = result.get();
+    if (!r) return false;
+    reply = std::move(*r);
+    return true;
   }
 
   net::awaitable<std::string> answer_owned(std::string payload) { co_return co_await answer(payload); }
