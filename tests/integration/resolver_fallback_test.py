@@ -11,7 +11,6 @@ import signal
 import struct
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import resolver_world as w  # noqa: E402
@@ -64,12 +63,7 @@ def served(p, log):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    mtasts = os.path.abspath(sys.argv[1])
-    w.enter_namespace()
-    work = tempfile.mkdtemp(prefix="mtasts-fallback-")
+    mtasts, work = w.begin(__doc__, "fallback", paths=1)
     try:
         answer, rc, log = served(*start(mtasts, work, "auto", False))
         check(answer == "NOTFOUND " and rc == 0 and "connections on io_uring" in log,

@@ -41,15 +41,15 @@ def metric(port, name, labels=""):
     return float(m.group(1)) if m else None
 
 
-def begin(doc, name):
-    """A test script's start: MTASTS and TESTD from argv (usage and exit 2 otherwise), the private
-    namespace, a fresh work directory. Returns (mtasts, testd, work)."""
-    if len(sys.argv) != 3:
+def begin(doc, name, paths=2):
+    """A test script's start: `paths` paths from argv (MTASTS TESTD by default; usage and exit 2
+    otherwise), the private namespace, a fresh work directory. Returns (*paths, work)."""
+    if len(sys.argv) != paths + 1:
         print(doc, file=sys.stderr)
         sys.exit(2)
-    mtasts, testd = map(os.path.abspath, sys.argv[1:])
+    given = [os.path.abspath(a) for a in sys.argv[1:]]
     enter_namespace()
-    return mtasts, testd, tempfile.mkdtemp(prefix=f"mtasts-{name}-")
+    return (*given, tempfile.mkdtemp(prefix=f"mtasts-{name}-"))
 
 
 def enter_namespace():

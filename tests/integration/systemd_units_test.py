@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import resolver_world as w  # noqa: E402
@@ -31,12 +30,7 @@ def directives(text):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    units = os.path.abspath(sys.argv[1])
-    w.enter_namespace()
-    work = tempfile.mkdtemp(prefix="mtasts-units-")
+    units, work = w.begin(__doc__, "units", paths=1)
     try:
         for name in sorted(PORTS):
             path = os.path.join(units, name)
