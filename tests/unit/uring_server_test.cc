@@ -313,6 +313,7 @@ TEST_F(UringServerTest, StopWaitsForALookupThenCloses) {
   start();
   auto busy = connect();
   busy->ask("pending");
+  ASSERT_TRUE(handler_.started("pending"));  // else the stop finds it idle and closes it
   std::thread stopper([&] {
     server_->stop();
     server_->join();  // returns once the connection is answered and closed
