@@ -200,8 +200,7 @@ struct Server final : SocketmapHandler {
         auto r = parse_netstring(in, kMaxSocketmapRequest);
         if (r.status == NetstringParse::Status::incomplete) break;
         if (r.status == NetstringParse::Status::error) {
-          bad_netstrings.inc();
-          spdlog::debug("closing a connection: {}", r.error.message);
+          bad_netstring(r.error.message);
           ok = false;
           break;
         }
@@ -261,8 +260,7 @@ struct Server final : SocketmapHandler {
         auto r = parse_netstring(std::string_view(in).substr(used), kMaxSocketmapRequest);
         if (r.status == NetstringParse::Status::incomplete) break;
         if (r.status == NetstringParse::Status::error) {
-          bad_netstrings.inc();
-          spdlog::debug("closing a connection: {}", r.error.message);
+          bad_netstring(r.error.message);
           ok = false;
           break;
         }
