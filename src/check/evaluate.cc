@@ -63,6 +63,19 @@ std::string near_miss(const net::TxtAnswer& a, RecordKind kind) {
   return "";
 }
 
+// " NAME is a CNAME to TARGET, which ..." when the lookup followed an alias to nothing (the
+// provider's record deleted, a typo in the target), or "" otherwise.
+std::string dangling_note(const net::DnsMeta& a, const std::string& name) {
+  if (a.cname_chain.empty()) return "";
+  if (a.status == net::DnsStatus::nxdomain)
+    return fmt::format(" {} is a CNAME to {}, which does not exist (NXDOMAIN): the alias dangles.",
+                       name, a.cname_chain.back());
+  if (a.status == net::DnsStatus::nodata)
+    return fmt::format(" {} is a CNAME to {}, which has no TXT record.", name,
+                       a.cname_chain.back());
+  return "";
+}
+
 bool dns_failed(const net::DnsMeta& a) {
   return a.status == net::DnsStatus::servfail || a.status == net::DnsStatus::timeout ||
          a.status == net::DnsStatus::error;
@@ -139,7 +152,7 @@ void Evaluator::sts_record() {
     return;
   }
   auto records = records_of_kind(a, RecordKind::sts);
-  if (!a.cname_chain.empty())
+  if (!a.cname_chain.empty() && a.status == net::DnsStatus::ok)  // a dangling one: below
     add("sts-record-cname", Severity::info,
         fmt::format("{} is a CNAME to {}; senders follow it", sts_name(), a.cname_chain.back()),
         "");
@@ -151,14 +164,18 @@ void Evaluator::sts_record() {
     if (found(o_.underscore_sts_txt)) where = " It is published at _mta_sts." + o_.name + " (underscore instead of hyphen).";
     else if (found(o_.host_sts_txt)) where = " It is published at mta-sts." + o_.name + " (without the leading underscore).";
     else if (found(o_.apex_txt)) where = " A v=STSv1 record is published at the apex " + o_.name + " instead.";
-    std::string others = near_miss(a, RecordKind::sts);
+    std::string others = dangling_note(a, sts_name()) + near_miss(a, RecordKind::sts);
     if (others.empty() && !a.records.empty())
       others = " The TXT records there do not start with \"v=STSv1\".";
     add("sts-record-missing", Severity::error,
         fmt::format("no MTA-STS record: {} has no TXT record starting with v=STSv1, so senders "
                     "do not use MTA-STS for {}.{}{}",
                     sts_name(), o_.name, where, others),
-        fmt::format("publish {} TXT \"v=STSv1; id=...\" (mtasts generate writes it)", sts_name()));
+        a.status == net::DnsStatus::nxdomain && !a.cname_chain.empty()
+            ? fmt::format("recreate {} TXT \"v=STSv1; id=...\" where the CNAME points (at your "
+                          "provider), or replace the CNAME at {} with that TXT record",
+                          a.cname_chain.back(), sts_name())
+            : fmt::format("publish {} TXT \"v=STSv1; id=...\" (mtasts generate writes it)", sts_name()));
     return;
   }
   if (records.size() > 1) {
@@ -204,12 +221,16 @@ void Evaluator::tlsrpt_record() {
     if (o_.draft_tlsrpt_txt && !records_of_kind(*o_.draft_tlsrpt_txt, RecordKind::tlsrpt).empty())
       hint = " A v=TLSRPTv1 record exists at _smtp-tlsrpt." + o_.name +
              ", the name from drafts of RFC 8460; senders only look at _smtp._tls.";
-    hint += near_miss(a, RecordKind::tlsrpt);
+    hint += dangling_note(a, name) + near_miss(a, RecordKind::tlsrpt);
     add("tlsrpt-record-missing", Severity::warning,
         fmt::format("no TLS-RPT record at {}: senders cannot report failures to you, so you will "
                     "not know when mail fails or when enforcing is safe.{}",
                     name, hint),
-        fmt::format("publish {} TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@{}\"", name, o_.name));
+        a.status == net::DnsStatus::nxdomain && !a.cname_chain.empty()
+            ? fmt::format("recreate the record at {}, where the CNAME points, or replace the CNAME "
+                          "with {} TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@{}\"",
+                          a.cname_chain.back(), name, o_.name)
+            : fmt::format("publish {} TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@{}\"", name, o_.name));
     return;
   }
   if (records.size() > 1) {

@@ -489,6 +489,25 @@ TEST(CheckEvaluate, MxThatIsACnameIsAWarning) {
   EXPECT_EQ(status_text(r.status), "warning");
 }
 
+TEST(CheckEvaluate, DanglingCnameNamesItsTarget) {
+  Observations o = healthy();
+  o.sts_txt = net::TxtAnswer{};
+  o.sts_txt.status = DnsStatus::nxdomain;
+  o.sts_txt.cname_chain = {"_mta-sts.gone.provider.example"};
+  Report r = evaluate(o);
+  ASSERT_TRUE(find(r, "sts-record-missing"));
+  EXPECT_NE(find(r, "sts-record-missing")->message.find("_mta-sts.gone.provider.example, which does not exist"),
+            std::string::npos);
+  EXPECT_FALSE(find(r, "sts-record-cname"));  // not "senders follow it": there is nothing
+  o = healthy();
+  o.tlsrpt_txt = net::TxtAnswer{};
+  o.tlsrpt_txt.status = DnsStatus::nxdomain;
+  o.tlsrpt_txt.cname_chain = {"tlsrpt.gone.example"};
+  r = evaluate(o);
+  ASSERT_TRUE(find(r, "tlsrpt-record-missing"));
+  EXPECT_NE(find(r, "tlsrpt-record-missing")->message.find("tlsrpt.gone.example"), std::string::npos);
+}
+
 TEST(CheckEvaluate, InvalidDomainName) {
   Observations o;
   o.domain = "not a domain";
