@@ -461,11 +461,29 @@ void Evaluator::mx() {
     return;
   }
   std::vector<std::string> hosts;
+  std::size_t null_records = 0;
   for (const auto& r : a.records) {  // one host at two preferences is one host
+    if (r.host.empty() || r.host == ".") {
+      ++null_records;
+      continue;
+    }
     auto h = normalize_domain(r.host);
     std::string host = h ? *h : ascii_lower(r.host);
     if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) hosts.push_back(std::move(host));
   }
+  if (hosts.empty()) {  // only null MX records ("0 ." and "10 ."): still no mail
+    add("mx-null", Severity::info, fmt::format("{} has a null MX (RFC 7505): it receives no mail", o_.name), "");
+    return;
+  }
+  if (null_records)  // RFC 7505 §3: "MUST NOT advertise any other MX RR"
+    add("mx-null", Severity::warning,
+        fmt::format("{} has a null MX (\"0 .\", RFC 7505: the domain receives no mail) beside {} "
+                    "other MX record{}; RFC 7505 §3 says a domain with a null MX must not have any "
+                    "other, so senders disagree on whether it receives mail (most skip the null "
+                    "MX and deliver to {})",
+                    o_.name, hosts.size(), hosts.size() == 1 ? "" : "s", fmt::join(hosts, ", ")),
+        "delete the \"MX 0 .\" record if the domain receives mail, or every other MX record if "
+        "it does not");
   if (r_.policy && r_.policy->mode != Mode::none) {
     const Policy& p = *r_.policy;
     for (const auto& host : hosts) {

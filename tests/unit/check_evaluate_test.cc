@@ -489,6 +489,19 @@ TEST(CheckEvaluate, MxThatIsACnameIsAWarning) {
   EXPECT_EQ(status_text(r.status), "warning");
 }
 
+TEST(CheckEvaluate, NullMxBesideRealOnesIsAWarningAndNotProbed) {
+  // RFC 7505 §3: a domain with a null MX "MUST NOT advertise any other MX RR". The "." is no
+  // host: it is neither held against the policy nor reported as unreachable.
+  Observations o = healthy();
+  o.mx.records.insert(o.mx.records.begin(), net::MxRecord{0, ""});
+  Report r = evaluate(o);
+  ASSERT_TRUE(has(r, "mx-null", Severity::warning)) << ::testing::PrintToString(codes(r));
+  EXPECT_NE(find(r, "mx-null")->message.find("RFC 7505"), std::string::npos);
+  EXPECT_FALSE(find(r, "mx-not-in-policy"));
+  EXPECT_FALSE(find(r, "mx-unreachable"));
+  EXPECT_EQ(status_text(r.status), "warning");
+}
+
 TEST(CheckEvaluate, DanglingCnameNamesItsTarget) {
   Observations o = healthy();
   o.sts_txt = net::TxtAnswer{};
