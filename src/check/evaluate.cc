@@ -3,6 +3,7 @@
 
 #include "check/check.h"
 #include "core/domain.h"
+#include "core/ip_address.h"
 #include "core/policy_id.h"
 #include "core/text.h"
 #include "core/txt_record.h"
@@ -104,6 +105,25 @@ std::string names_note(const net::TlsVerdict& tls, const std::string& host) {
       return note + fmt::format("; \"{}\" covers names below {}, not {} itself", n, base, host);
   }
   return note;
+}
+
+// An MX record must name a host (RFC 1035 §3.3.9 "a <domain-name> which specifies a host",
+// RFC 5321 §5.1), yet admins write the server's address: " (...)" explaining it, or "".
+std::string ip_literal_note(const std::string& host, const std::string& domain) {
+  if (is_ip_address(host))
+    return fmt::format(" ({} is an IP address, but an MX record must name a host (RFC 1035 "
+                       "§3.3.9, RFC 5321 §5.1): senders look it up as a DNS name and find nothing; "
+                       "MTA-STS also needs a name for the policy's mx lines and the certificate)",
+                       host);
+  if (host.size() > domain.size() + 1 && host.ends_with("." + domain)) {
+    std::string_view front = std::string_view(host).substr(0, host.size() - domain.size() - 1);
+    if (is_ip_address(front))
+      return fmt::format(" (it looks like the address {} written in the zone without a trailing "
+                         "dot, so the zone appended {}; an MX record must name a host anyway "
+                         "(RFC 1035 §3.3.9))",
+                         front, domain);
+  }
+  return "";
 }
 
 std::string days(std::int64_t seconds) {
@@ -503,12 +523,15 @@ void Evaluator::mx() {
                              "name itself)",
                              probe.cname_chain.back(), host);
       Severity sev = p.mode == Mode::enforce ? Severity::error : Severity::warning;
+      std::string ip = ip_literal_note(host, o_.name);
       add("mx-not-in-policy", sev,
-          fmt::format("the MX host {} is not matched by any mx line of the policy{}; {}", host,
-                      hint,
+          fmt::format("the MX host {} is not matched by any mx line of the policy{}{}; {}", host,
+                      hint, ip,
                       p.mode == Mode::enforce ? "senders refuse to deliver to it"
                                               : "in enforce mode senders would refuse it"),
-          fmt::format("add \"mx: {}\" to the policy (and publish a new id)", host));
+          ip.empty() ? fmt::format("add \"mx: {}\" to the policy (and publish a new id)", host)
+                     : "point the MX record at the mail server's host name and list that name "
+                       "in the policy");
     }
     for (const auto& pat : p.mx) {
       bool used = std::any_of(hosts.begin(), hosts.end(),
@@ -538,10 +561,21 @@ void Evaluator::probe(const net::SmtpProbe& p) {
   switch (p.outcome) {
     case O::tls_ok: break;
     case O::no_address:
-      add("mx-unreachable", Severity::error, fmt::format("the MX host {} does not resolve: {}", p.host, p.detail),
-          "fix the MX record or add an A/AAAA record for the host");
-      return;
     case O::dns_error:
+      if (std::string ip = ip_literal_note(p.host, o_.name); !ip.empty()) {
+        add("mx-unreachable", Severity::error,
+            fmt::format("the MX host {} does not resolve{}: {}", p.host, ip, p.detail),
+            "give the mail server a host name with an A/AAAA record (e.g. mx1." + o_.name +
+                "), point the MX record at that name and list it in the policy");
+        return;
+      }
+      if (p.outcome == O::no_address) {
+        add("mx-unreachable", Severity::error,
+            fmt::format("the MX host {} does not resolve: {}", p.host, p.detail),
+            "fix the MX record or add an A/AAAA record for the host");
+        return;
+      }
+      [[fallthrough]];
     case O::connect_failed:
     case O::timeout:
       add("mx-unreachable", Severity::error,

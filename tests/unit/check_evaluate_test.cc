@@ -502,6 +502,25 @@ TEST(CheckEvaluate, NullMxBesideRealOnesIsAWarningAndNotProbed) {
   EXPECT_EQ(status_text(r.status), "warning");
 }
 
+TEST(CheckEvaluate, MxThatIsAnIpAddressSaysSo) {
+  using O = net::SmtpProbe::Outcome;
+  Observations o = healthy();
+  o.mx.records[1].host = "192.0.2.25";
+  o.probes[1].host = "192.0.2.25";
+  o.probes[1].outcome = O::no_address;
+  o.probes[1].detail = "192.0.2.25: Domain name not found";
+  Report r = evaluate(o);
+  ASSERT_TRUE(find(r, "mx-unreachable"));
+  EXPECT_NE(find(r, "mx-unreachable")->message.find("IP address"), std::string::npos);
+  ASSERT_TRUE(find(r, "mx-not-in-policy"));
+  EXPECT_EQ(find(r, "mx-not-in-policy")->fix.find("mx: 192.0.2.25"), std::string::npos);
+  // Written without the trailing dot, the zone made it 192.0.2.25.example.com.
+  o.mx.records[1].host = o.probes[1].host = "192.0.2.25.example.com";
+  r = evaluate(o);
+  ASSERT_TRUE(find(r, "mx-unreachable"));
+  EXPECT_NE(find(r, "mx-unreachable")->message.find("trailing dot"), std::string::npos);
+}
+
 TEST(CheckEvaluate, DanglingCnameNamesItsTarget) {
   Observations o = healthy();
   o.sts_txt = net::TxtAnswer{};
