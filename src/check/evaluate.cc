@@ -146,6 +146,7 @@ class Evaluator {
   void sts_record();
   void tlsrpt_record();
   void policy();
+  void charset(std::string_view content_type, const std::string& url);
   void mx();
   void probe(const net::SmtpProbe& p);
   void certificate_expiry(const net::TlsVerdict& tls, const std::string& what);
@@ -401,6 +402,7 @@ void Evaluator::policy() {
         "serve the file with Content-Type: text/plain (nginx: default_type text/plain)");
     return;
   }
+  charset(f.content_type, url);
   r_.policy_sha256 = sha256_hex(f.body);
   PolicyLint lint = lint_policy(f.body);
   std::vector<const Error*> errors;
@@ -460,6 +462,46 @@ void Evaluator::policy() {
                     "that cached the old policy keep using it until it expires",
                     *r_.policy_id),
         "publish a new id in " + sts_name() + " whenever the policy changes");
+}
+
+// RFC 8461 §3.2: "All parameters other than charset=utf-8 or charset=us-ascii are ignored."
+// Senders built on HTTP libraries still decode the body by its charset (text() in most of them):
+// a charset in which ASCII bytes do not mean ASCII (UTF-16, UTF-32, EBCDIC...) turns the policy
+// into garbage for them, while senders that read bytes see it fine. A warning, naming it.
+void Evaluator::charset(std::string_view content_type, const std::string& url) {
+  std::string value;
+  std::size_t semi = content_type.find(';');
+  while (semi != std::string_view::npos) {
+    std::string_view rest = content_type.substr(semi + 1);
+    std::size_t next = rest.find(';');
+    std::string_view param = trim_wsp(rest.substr(0, next));
+    semi = next == std::string_view::npos ? next : semi + 1 + next;
+    std::size_t eq = param.find('=');
+    if (eq == std::string_view::npos || ascii_lower(trim_wsp(param.substr(0, eq))) != "charset")
+      continue;
+    std::string_view v = trim_wsp(param.substr(eq + 1));
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    value = ascii_lower(v);
+    break;
+  }
+  if (value.empty()) return;
+  // Charsets that are not ASCII-compatible: the policy's ASCII bytes mean other characters.
+  bool wide = value.starts_with("utf-16") || value.starts_with("utf16") ||
+              value.starts_with("utf-32") || value.starts_with("utf32") ||
+              value.starts_with("ucs-2") || value.starts_with("ucs2") ||
+              value.starts_with("ucs-4") || value.starts_with("iso-10646-ucs") ||
+              value == "unicode" || value == "utf-7" || value.starts_with("ebcdic") ||
+              value == "ibm037" || value == "ibm500" || value == "ibm1026" ||
+              value == "cp037" || value == "cp500" || value == "cp1026";
+  if (!wide) return;
+  add("sts-policy-content-type", Severity::warning,
+      fmt::format("{} is served as \"{}\": text/plain, but the charset {} is not ASCII-compatible. "
+                  "The policy grammar is ASCII and RFC 8461 §3.2 gives meaning only to "
+                  "charset=utf-8 or charset=us-ascii; senders that decode the body by its "
+                  "charset read the policy as garbage and reject it",
+                  url, content_type, value),
+      "serve the file as \"Content-Type: text/plain\" or \"text/plain; charset=utf-8\" "
+      "(nginx: charset utf-8; IIS: the .txt MIME type), saved as plain ASCII");
 }
 
 void Evaluator::mx() {

@@ -502,6 +502,24 @@ TEST(CheckEvaluate, NullMxBesideRealOnesIsAWarningAndNotProbed) {
   EXPECT_EQ(status_text(r.status), "warning");
 }
 
+TEST(CheckEvaluate, CharsetThatIsNotAsciiCompatibleIsAWarning) {
+  // RFC 8461 §3.2 gives meaning only to charset=utf-8 and us-ascii; a body labelled UTF-16 is
+  // garbage to senders that decode by the charset. Latin-1 reads ASCII alike: fine.
+  Observations o = healthy();
+  o.fetch->content_type = "text/plain; charset=UTF-16";
+  Report r = evaluate(o);
+  ASSERT_TRUE(has(r, "sts-policy-content-type", Severity::warning));
+  EXPECT_NE(find(r, "sts-policy-content-type")->message.find("utf-16"), std::string::npos);
+  EXPECT_TRUE(r.policy);  // the policy itself is still judged
+  o.fetch->content_type = "text/plain; format=flowed; charset=\"utf-32le\"";
+  EXPECT_TRUE(has(evaluate(o), "sts-policy-content-type", Severity::warning));
+  for (const char* ok : {"text/plain; charset=ISO-8859-1", "text/plain;charset=us-ascii",
+                         "text/plain; charset=utf-8", "text/plain; format=flowed"}) {
+    o.fetch->content_type = ok;
+    EXPECT_FALSE(find(evaluate(o), "sts-policy-content-type")) << ok;
+  }
+}
+
 TEST(CheckEvaluate, MxThatIsAnIpAddressSaysSo) {
   using O = net::SmtpProbe::Outcome;
   Observations o = healthy();
