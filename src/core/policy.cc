@@ -332,6 +332,31 @@ void PolicyLinter::mx(std::string_view value, std::size_t no, std::size_t col) {
   }
   MxPatternQuirks quirks;
   auto pattern = parse_mx_pattern(value, &quirks);
+  if (!pattern) {
+    // RFC 8461 §3.2: each "mx" field holds one pattern ("mx" lines repeat for more): a list on
+    // one line ("mx1.example.com, mx2.example.com") is a common slip; say so, with the lines.
+    std::vector<std::string_view> parts;
+    std::size_t i = 0;
+    while (i < value.size()) {
+      while (i < value.size() && (value[i] == ',' || value[i] == ';' || is_wsp(value[i]))) ++i;
+      std::size_t start = i;
+      while (i < value.size() && value[i] != ',' && value[i] != ';' && !is_wsp(value[i])) ++i;
+      if (i > start) parts.push_back(value.substr(start, i - start));
+    }
+    bool list = parts.size() >= 2 && parts.size() <= kMaxMxPatterns;
+    for (std::size_t k = 0; list && k < parts.size(); ++k) list = static_cast<bool>(parse_mx_pattern(parts[k]));
+    if (list) {
+      std::string lines;
+      for (std::size_t k = 0; k < parts.size() && k < 4; ++k)
+        lines += fmt::format("{}\"mx: {}\"", k ? " and " : "", parts[k]);
+      error("mx-invalid", no, col,
+            fmt::format("mx \"{}\" lists {} hosts on one line; each mx line holds exactly one "
+                        "pattern (RFC 8461 §3.2)",
+                        value, parts.size()),
+            fmt::format("write one mx line per host: {}{}", lines, parts.size() > 4 ? " ..." : ""));
+      return;
+    }
+  }
   if (!pattern || quirks.unicode) {
     std::string why = pattern ? "non-ASCII characters; RFC 5321 host names are ASCII"
                               : pattern.error().message;
