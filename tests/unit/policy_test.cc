@@ -145,6 +145,26 @@ TEST(Policy, SeveralHostsOnOneMxLineSayOneLineEach) {
   EXPECT_EQ(lint.findings.errors.front().message.find("lists"), std::string::npos);
 }
 
+TEST(Policy, Utf16FileSaysSo) {
+  // A policy saved as UTF-16 (Notepad's "Unicode"): one error naming the encoding, not a
+  // control-character error per line.
+  std::string ascii = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmax_age: 86400\r\n";
+  std::string le("\xFF\xFE", 2), be("\xFE\xFF", 2), le_nobom;
+  for (char c : ascii) {
+    le += c, le += '\0';
+    be += '\0', be += c;
+    le_nobom += c, le_nobom += '\0';
+  }
+  for (const std::string& body : {le, be, le_nobom}) {
+    PolicyLint lint = lint_policy(body);
+    ASSERT_EQ(lint.findings.errors.size(), 1u);
+    EXPECT_EQ(lint.findings.errors.front().code, "encoding-utf16");
+    EXPECT_NE(lint.findings.errors.front().message.find("UTF-16"), std::string::npos);
+    EXPECT_FALSE(lint.policy);
+  }
+  EXPECT_TRUE(lint_policy(ascii).policy);
+}
+
 TEST(Policy, StructuralErrorsSayTheLine) {
   auto lint = lint_policy("version: STSv1\nmode enforce\nmx: a.example.com\nmax_age: 86400\n");
   EXPECT_TRUE(has(lint.findings.errors, "line-syntax", 2));
