@@ -126,6 +126,16 @@ std::string ip_literal_note(const std::string& host, const std::string& domain) 
   return "";
 }
 
+// RFC 1035 §5.1: in a zone file a name without a trailing dot is relative to the origin, so
+// "MX 10 mx1.example.com" in example.com's zone is mx1.example.com.example.com. The name meant
+// (mx1.example.com), or "" when the host is not the domain appended to a name under it.
+std::string doubled_origin(const std::string& host, const std::string& domain) {
+  const std::string tail = "." + domain;
+  if (!host.ends_with(tail)) return "";
+  std::string front = host.substr(0, host.size() - tail.size());
+  return front == domain || front.ends_with(tail) ? front : "";
+}
+
 std::string days(std::int64_t seconds) {
   std::int64_t d = seconds / 86400;
   return fmt::format("{} day{}", d, d == 1 ? "" : "s");
@@ -566,14 +576,22 @@ void Evaluator::mx() {
                              probe.cname_chain.back(), host);
       Severity sev = p.mode == Mode::enforce ? Severity::error : Severity::warning;
       std::string ip = ip_literal_note(host, o_.name);
+      std::string meant = doubled_origin(host, o_.name);
+      if (!meant.empty())
+        hint += fmt::format(" (the MX record looks like {} written in the zone without the "
+                            "trailing dot, so the zone appended {} again{})",
+                            meant, o_.name, p.matches(meant) ? "; the policy lists " + meant : "");
       add("mx-not-in-policy", sev,
           fmt::format("the MX host {} is not matched by any mx line of the policy{}{}; {}", host,
                       hint, ip,
                       p.mode == Mode::enforce ? "senders refuse to deliver to it"
                                               : "in enforce mode senders would refuse it"),
-          ip.empty() ? fmt::format("add \"mx: {}\" to the policy (and publish a new id)", host)
-                     : "point the MX record at the mail server's host name and list that name "
-                       "in the policy");
+          !ip.empty() ? std::string("point the MX record at the mail server's host name and list "
+                                    "that name in the policy")
+          : !meant.empty()
+              ? fmt::format("end the name in the MX record with a dot (\"{}.\") so that it means {}",
+                            meant, meant)
+              : fmt::format("add \"mx: {}\" to the policy (and publish a new id)", host));
     }
     for (const auto& pat : p.mx) {
       bool used = std::any_of(hosts.begin(), hosts.end(),
@@ -609,6 +627,15 @@ void Evaluator::probe(const net::SmtpProbe& p) {
             fmt::format("the MX host {} does not resolve{}: {}", p.host, ip, p.detail),
             "give the mail server a host name with an A/AAAA record (e.g. mx1." + o_.name +
                 "), point the MX record at that name and list it in the policy");
+        return;
+      }
+      if (std::string meant = doubled_origin(p.host, o_.name); !meant.empty()) {
+        add("mx-unreachable", Severity::error,
+            fmt::format("the MX host {} does not resolve (it looks like {} written in the zone "
+                        "without the trailing dot, so the zone appended {} again; RFC 1035 "
+                        "§5.1): {}",
+                        p.host, meant, o_.name, p.detail),
+            fmt::format("end the name in the MX record with a dot: \"MX ... {}.\"", meant));
         return;
       }
       if (p.outcome == O::no_address) {

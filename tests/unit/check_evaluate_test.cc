@@ -539,6 +539,26 @@ TEST(CheckEvaluate, MxThatIsAnIpAddressSaysSo) {
   EXPECT_NE(find(r, "mx-unreachable")->message.find("trailing dot"), std::string::npos);
 }
 
+TEST(CheckEvaluate, MxWithoutTrailingDotInTheZoneSaysSo) {
+  // "MX 20 mx2.example.com" in example.com's zone: mx2.example.com.example.com (RFC 1035 §5.1).
+  Observations o = healthy();
+  o.mx.records[1].host = o.probes[1].host = "mx2.example.com.example.com";
+  o.probes[1].outcome = net::SmtpProbe::Outcome::no_address;
+  o.probes[1].detail = "Domain name not found";
+  Report r = evaluate(o);
+  ASSERT_TRUE(find(r, "mx-unreachable"));
+  EXPECT_NE(find(r, "mx-unreachable")->message.find("trailing dot"), std::string::npos);
+  EXPECT_NE(find(r, "mx-unreachable")->fix.find("mx2.example.com."), std::string::npos);
+  ASSERT_TRUE(find(r, "mx-not-in-policy"));
+  EXPECT_NE(find(r, "mx-not-in-policy")->message.find("the policy lists mx2.example.com"),
+            std::string::npos);
+  EXPECT_EQ(find(r, "mx-not-in-policy")->fix.find("add \"mx:"), std::string::npos);
+  // A real host under the domain is not taken for one.
+  o = healthy();
+  o.probes[1].outcome = net::SmtpProbe::Outcome::no_address;
+  EXPECT_EQ(find(evaluate(o), "mx-unreachable")->message.find("trailing dot"), std::string::npos);
+}
+
 TEST(CheckEvaluate, DanglingCnameNamesItsTarget) {
   Observations o = healthy();
   o.sts_txt = net::TxtAnswer{};
