@@ -3,6 +3,7 @@
 
 #include "check/check.h"
 #include "core/domain.h"
+#include "core/ip_address.h"
 #include "core/policy_id.h"
 #include "core/text.h"
 #include "core/txt_record.h"
@@ -63,6 +64,19 @@ std::string near_miss(const net::TxtAnswer& a, RecordKind kind) {
   return "";
 }
 
+// " NAME is a CNAME to TARGET, which ..." when the lookup followed an alias to nothing (the
+// provider's record deleted, a typo in the target), or "" otherwise.
+std::string dangling_note(const net::DnsMeta& a, const std::string& name) {
+  if (a.cname_chain.empty()) return "";
+  if (a.status == net::DnsStatus::nxdomain)
+    return fmt::format(" {} is a CNAME to {}, which does not exist (NXDOMAIN): the alias dangles.",
+                       name, a.cname_chain.back());
+  if (a.status == net::DnsStatus::nodata)
+    return fmt::format(" {} is a CNAME to {}, which has no TXT record.", name,
+                       a.cname_chain.back());
+  return "";
+}
+
 bool dns_failed(const net::DnsMeta& a) {
   return a.status == net::DnsStatus::servfail || a.status == net::DnsStatus::timeout ||
          a.status == net::DnsStatus::error;
@@ -93,6 +107,35 @@ std::string names_note(const net::TlsVerdict& tls, const std::string& host) {
   return note;
 }
 
+// An MX record must name a host (RFC 1035 §3.3.9 "a <domain-name> which specifies a host",
+// RFC 5321 §5.1), yet admins write the server's address: " (...)" explaining it, or "".
+std::string ip_literal_note(const std::string& host, const std::string& domain) {
+  if (is_ip_address(host))
+    return fmt::format(" ({} is an IP address, but an MX record must name a host (RFC 1035 "
+                       "§3.3.9, RFC 5321 §5.1): senders look it up as a DNS name and find nothing; "
+                       "MTA-STS also needs a name for the policy's mx lines and the certificate)",
+                       host);
+  if (host.size() > domain.size() + 1 && host.ends_with("." + domain)) {
+    std::string_view front = std::string_view(host).substr(0, host.size() - domain.size() - 1);
+    if (is_ip_address(front))
+      return fmt::format(" (it looks like the address {} written in the zone without a trailing "
+                         "dot, so the zone appended {}; an MX record must name a host anyway "
+                         "(RFC 1035 §3.3.9))",
+                         front, domain);
+  }
+  return "";
+}
+
+// RFC 1035 §5.1: in a zone file a name without a trailing dot is relative to the origin, so
+// "MX 10 mx1.example.com" in example.com's zone is mx1.example.com.example.com. The name meant
+// (mx1.example.com), or "" when the host is not the domain appended to a name under it.
+std::string doubled_origin(const std::string& host, const std::string& domain) {
+  const std::string tail = "." + domain;
+  if (!host.ends_with(tail)) return "";
+  std::string front = host.substr(0, host.size() - tail.size());
+  return front == domain || front.ends_with(tail) ? front : "";
+}
+
 std::string days(std::int64_t seconds) {
   std::int64_t d = seconds / 86400;
   return fmt::format("{} day{}", d, d == 1 ? "" : "s");
@@ -113,6 +156,7 @@ class Evaluator {
   void sts_record();
   void tlsrpt_record();
   void policy();
+  void charset(std::string_view content_type, const std::string& url);
   void mx();
   void probe(const net::SmtpProbe& p);
   void certificate_expiry(const net::TlsVerdict& tls, const std::string& what);
@@ -139,7 +183,7 @@ void Evaluator::sts_record() {
     return;
   }
   auto records = records_of_kind(a, RecordKind::sts);
-  if (!a.cname_chain.empty())
+  if (!a.cname_chain.empty() && a.status == net::DnsStatus::ok)  // a dangling one: below
     add("sts-record-cname", Severity::info,
         fmt::format("{} is a CNAME to {}; senders follow it", sts_name(), a.cname_chain.back()),
         "");
@@ -151,14 +195,18 @@ void Evaluator::sts_record() {
     if (found(o_.underscore_sts_txt)) where = " It is published at _mta_sts." + o_.name + " (underscore instead of hyphen).";
     else if (found(o_.host_sts_txt)) where = " It is published at mta-sts." + o_.name + " (without the leading underscore).";
     else if (found(o_.apex_txt)) where = " A v=STSv1 record is published at the apex " + o_.name + " instead.";
-    std::string others = near_miss(a, RecordKind::sts);
+    std::string others = dangling_note(a, sts_name()) + near_miss(a, RecordKind::sts);
     if (others.empty() && !a.records.empty())
       others = " The TXT records there do not start with \"v=STSv1\".";
     add("sts-record-missing", Severity::error,
         fmt::format("no MTA-STS record: {} has no TXT record starting with v=STSv1, so senders "
                     "do not use MTA-STS for {}.{}{}",
                     sts_name(), o_.name, where, others),
-        fmt::format("publish {} TXT \"v=STSv1; id=...\" (mtasts generate writes it)", sts_name()));
+        a.status == net::DnsStatus::nxdomain && !a.cname_chain.empty()
+            ? fmt::format("recreate {} TXT \"v=STSv1; id=...\" where the CNAME points (at your "
+                          "provider), or replace the CNAME at {} with that TXT record",
+                          a.cname_chain.back(), sts_name())
+            : fmt::format("publish {} TXT \"v=STSv1; id=...\" (mtasts generate writes it)", sts_name()));
     return;
   }
   if (records.size() > 1) {
@@ -204,12 +252,16 @@ void Evaluator::tlsrpt_record() {
     if (o_.draft_tlsrpt_txt && !records_of_kind(*o_.draft_tlsrpt_txt, RecordKind::tlsrpt).empty())
       hint = " A v=TLSRPTv1 record exists at _smtp-tlsrpt." + o_.name +
              ", the name from drafts of RFC 8460; senders only look at _smtp._tls.";
-    hint += near_miss(a, RecordKind::tlsrpt);
+    hint += dangling_note(a, name) + near_miss(a, RecordKind::tlsrpt);
     add("tlsrpt-record-missing", Severity::warning,
         fmt::format("no TLS-RPT record at {}: senders cannot report failures to you, so you will "
                     "not know when mail fails or when enforcing is safe.{}",
                     name, hint),
-        fmt::format("publish {} TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@{}\"", name, o_.name));
+        a.status == net::DnsStatus::nxdomain && !a.cname_chain.empty()
+            ? fmt::format("recreate the record at {}, where the CNAME points, or replace the CNAME "
+                          "with {} TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@{}\"",
+                          a.cname_chain.back(), name, o_.name)
+            : fmt::format("publish {} TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@{}\"", name, o_.name));
     return;
   }
   if (records.size() > 1) {
@@ -360,6 +412,7 @@ void Evaluator::policy() {
         "serve the file with Content-Type: text/plain (nginx: default_type text/plain)");
     return;
   }
+  charset(f.content_type, url);
   r_.policy_sha256 = sha256_hex(f.body);
   PolicyLint lint = lint_policy(f.body);
   std::vector<const Error*> errors;
@@ -421,6 +474,46 @@ void Evaluator::policy() {
         "publish a new id in " + sts_name() + " whenever the policy changes");
 }
 
+// RFC 8461 §3.2: "All parameters other than charset=utf-8 or charset=us-ascii are ignored."
+// Senders built on HTTP libraries still decode the body by its charset (text() in most of them):
+// a charset in which ASCII bytes do not mean ASCII (UTF-16, UTF-32, EBCDIC...) turns the policy
+// into garbage for them, while senders that read bytes see it fine. A warning, naming it.
+void Evaluator::charset(std::string_view content_type, const std::string& url) {
+  std::string value;
+  std::size_t semi = content_type.find(';');
+  while (semi != std::string_view::npos) {
+    std::string_view rest = content_type.substr(semi + 1);
+    std::size_t next = rest.find(';');
+    std::string_view param = trim_wsp(rest.substr(0, next));
+    semi = next == std::string_view::npos ? next : semi + 1 + next;
+    std::size_t eq = param.find('=');
+    if (eq == std::string_view::npos || ascii_lower(trim_wsp(param.substr(0, eq))) != "charset")
+      continue;
+    std::string_view v = trim_wsp(param.substr(eq + 1));
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    value = ascii_lower(v);
+    break;
+  }
+  if (value.empty()) return;
+  // Charsets that are not ASCII-compatible: the policy's ASCII bytes mean other characters.
+  bool wide = value.starts_with("utf-16") || value.starts_with("utf16") ||
+              value.starts_with("utf-32") || value.starts_with("utf32") ||
+              value.starts_with("ucs-2") || value.starts_with("ucs2") ||
+              value.starts_with("ucs-4") || value.starts_with("iso-10646-ucs") ||
+              value == "unicode" || value == "utf-7" || value.starts_with("ebcdic") ||
+              value == "ibm037" || value == "ibm500" || value == "ibm1026" ||
+              value == "cp037" || value == "cp500" || value == "cp1026";
+  if (!wide) return;
+  add("sts-policy-content-type", Severity::warning,
+      fmt::format("{} is served as \"{}\": text/plain, but the charset {} is not ASCII-compatible. "
+                  "The policy grammar is ASCII and RFC 8461 §3.2 gives meaning only to "
+                  "charset=utf-8 or charset=us-ascii; senders that decode the body by its "
+                  "charset read the policy as garbage and reject it",
+                  url, content_type, value),
+      "serve the file as \"Content-Type: text/plain\" or \"text/plain; charset=utf-8\" "
+      "(nginx: charset utf-8; IIS: the .txt MIME type), saved as plain ASCII");
+}
+
 void Evaluator::mx() {
   const auto& a = o_.mx;
   if (dns_failed(a)) {
@@ -440,11 +533,29 @@ void Evaluator::mx() {
     return;
   }
   std::vector<std::string> hosts;
+  std::size_t null_records = 0;
   for (const auto& r : a.records) {  // one host at two preferences is one host
+    if (r.host.empty() || r.host == ".") {
+      ++null_records;
+      continue;
+    }
     auto h = normalize_domain(r.host);
     std::string host = h ? *h : ascii_lower(r.host);
     if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) hosts.push_back(std::move(host));
   }
+  if (hosts.empty()) {  // only null MX records ("0 ." and "10 ."): still no mail
+    add("mx-null", Severity::info, fmt::format("{} has a null MX (RFC 7505): it receives no mail", o_.name), "");
+    return;
+  }
+  if (null_records)  // RFC 7505 §3: "MUST NOT advertise any other MX RR"
+    add("mx-null", Severity::warning,
+        fmt::format("{} has a null MX (\"0 .\", RFC 7505: the domain receives no mail) beside {} "
+                    "other MX record{}; RFC 7505 §3 says a domain with a null MX must not have any "
+                    "other, so senders disagree on whether it receives mail (most skip the null "
+                    "MX and deliver to {})",
+                    o_.name, hosts.size(), hosts.size() == 1 ? "" : "s", fmt::join(hosts, ", ")),
+        "delete the \"MX 0 .\" record if the domain receives mail, or every other MX record if "
+        "it does not");
   if (r_.policy && r_.policy->mode != Mode::none) {
     const Policy& p = *r_.policy;
     for (const auto& host : hosts) {
@@ -464,12 +575,23 @@ void Evaluator::mx() {
                              "name itself)",
                              probe.cname_chain.back(), host);
       Severity sev = p.mode == Mode::enforce ? Severity::error : Severity::warning;
+      std::string ip = ip_literal_note(host, o_.name);
+      std::string meant = doubled_origin(host, o_.name);
+      if (!meant.empty())
+        hint += fmt::format(" (the MX record looks like {} written in the zone without the "
+                            "trailing dot, so the zone appended {} again{})",
+                            meant, o_.name, p.matches(meant) ? "; the policy lists " + meant : "");
       add("mx-not-in-policy", sev,
-          fmt::format("the MX host {} is not matched by any mx line of the policy{}; {}", host,
-                      hint,
+          fmt::format("the MX host {} is not matched by any mx line of the policy{}{}; {}", host,
+                      hint, ip,
                       p.mode == Mode::enforce ? "senders refuse to deliver to it"
                                               : "in enforce mode senders would refuse it"),
-          fmt::format("add \"mx: {}\" to the policy (and publish a new id)", host));
+          !ip.empty() ? std::string("point the MX record at the mail server's host name and list "
+                                    "that name in the policy")
+          : !meant.empty()
+              ? fmt::format("end the name in the MX record with a dot (\"{}.\") so that it means {}",
+                            meant, meant)
+              : fmt::format("add \"mx: {}\" to the policy (and publish a new id)", host));
     }
     for (const auto& pat : p.mx) {
       bool used = std::any_of(hosts.begin(), hosts.end(),
@@ -499,10 +621,30 @@ void Evaluator::probe(const net::SmtpProbe& p) {
   switch (p.outcome) {
     case O::tls_ok: break;
     case O::no_address:
-      add("mx-unreachable", Severity::error, fmt::format("the MX host {} does not resolve: {}", p.host, p.detail),
-          "fix the MX record or add an A/AAAA record for the host");
-      return;
     case O::dns_error:
+      if (std::string ip = ip_literal_note(p.host, o_.name); !ip.empty()) {
+        add("mx-unreachable", Severity::error,
+            fmt::format("the MX host {} does not resolve{}: {}", p.host, ip, p.detail),
+            "give the mail server a host name with an A/AAAA record (e.g. mx1." + o_.name +
+                "), point the MX record at that name and list it in the policy");
+        return;
+      }
+      if (std::string meant = doubled_origin(p.host, o_.name); !meant.empty()) {
+        add("mx-unreachable", Severity::error,
+            fmt::format("the MX host {} does not resolve (it looks like {} written in the zone "
+                        "without the trailing dot, so the zone appended {} again; RFC 1035 "
+                        "§5.1): {}",
+                        p.host, meant, o_.name, p.detail),
+            fmt::format("end the name in the MX record with a dot: \"MX ... {}.\"", meant));
+        return;
+      }
+      if (p.outcome == O::no_address) {
+        add("mx-unreachable", Severity::error,
+            fmt::format("the MX host {} does not resolve: {}", p.host, p.detail),
+            "fix the MX record or add an A/AAAA record for the host");
+        return;
+      }
+      [[fallthrough]];
     case O::connect_failed:
     case O::timeout:
       add("mx-unreachable", Severity::error,

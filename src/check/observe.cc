@@ -56,6 +56,7 @@ net::awaitable<Observations> observe(net::Resolver& resolver, const Options& opt
   if (!null_mx) {
     std::vector<std::string> hosts;
     for (const auto& r : mx) {
+      if (r.host.empty() || r.host == ".") continue;  // a null MX beside real ones: nothing to probe
       auto h = normalize_domain(r.host);
       std::string host = h ? *h : r.host;
       if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) hosts.push_back(host);

@@ -50,6 +50,25 @@ bool looks_like_ipv4(std::string_view s) {
   return labels == 4;
 }
 
+// A file saved as "Unicode" (UTF-16: Windows Notepad's old default, PowerShell's Out-File) or
+// UTF-32: every ASCII character comes with NUL bytes. The name of the encoding, or "".
+std::string_view wide_encoding(std::string_view b) {
+  // Each test also wants the first character after the BOM to be ASCII-like (one non-zero byte
+  // beside zeros): a BOM alone could begin binary garbage.
+  auto at = [&](std::size_t i) { return i < b.size() ? static_cast<unsigned char>(b[i]) : 0x100u; };
+  auto zero = [&](std::size_t i) { return at(i) == 0; };
+  auto byte = [&](std::size_t i) { return at(i) != 0 && at(i) < 0x80; };
+  if (b.starts_with(std::string_view("\xFF\xFE\0\0", 4)) && byte(4) && zero(5) && zero(6) && zero(7))
+    return "UTF-32 (little-endian, with a BOM)";
+  if (b.starts_with(std::string_view("\0\0\xFE\xFF", 4)) && zero(4) && zero(5) && zero(6) && byte(7))
+    return "UTF-32 (big-endian, with a BOM)";
+  if (b.starts_with("\xFF\xFE") && byte(2) && zero(3)) return "UTF-16 (little-endian, with a BOM)";
+  if (b.starts_with("\xFE\xFF") && zero(2) && byte(3)) return "UTF-16 (big-endian, with a BOM)";
+  if (byte(0) && zero(1) && byte(2) && zero(3)) return "UTF-16 (little-endian)";
+  if (zero(0) && byte(1) && zero(2) && byte(3)) return "UTF-16 (big-endian)";
+  return "";
+}
+
 class PolicyLinter {
  public:
   PolicyLint run(std::string_view body);
@@ -93,6 +112,15 @@ PolicyLint PolicyLinter::run(std::string_view body) {
           fmt::format("the policy is {} bytes; senders stop reading at {} bytes (RFC 8461 §3.3)",
                       body.size(), kMaxPolicySize),
           "keep the policy to the four fields and the real MX patterns");
+    return {std::move(findings_), std::nullopt};
+  }
+  if (std::string_view enc = wide_encoding(body); !enc.empty()) {
+    error("encoding-utf16", 1, 1,
+          fmt::format("the file is encoded as {}, not ASCII or UTF-8: every character comes with "
+                      "NUL bytes, and the policy grammar is ASCII (RFC 8461 §3.2)",
+                      enc),
+          "save the file as UTF-8 without BOM or plain ASCII (Notepad: Save As, Encoding UTF-8; "
+          "PowerShell: Out-File -Encoding ascii)");
     return {std::move(findings_), std::nullopt};
   }
   std::string_view without_bom = body.starts_with("\xEF\xBB\xBF") ? body.substr(3) : body;
@@ -332,6 +360,31 @@ void PolicyLinter::mx(std::string_view value, std::size_t no, std::size_t col) {
   }
   MxPatternQuirks quirks;
   auto pattern = parse_mx_pattern(value, &quirks);
+  if (!pattern) {
+    // RFC 8461 §3.2: each "mx" field holds one pattern ("mx" lines repeat for more): a list on
+    // one line ("mx1.example.com, mx2.example.com") is a common slip; say so, with the lines.
+    std::vector<std::string_view> parts;
+    std::size_t i = 0;
+    while (i < value.size()) {
+      while (i < value.size() && (value[i] == ',' || value[i] == ';' || is_wsp(value[i]))) ++i;
+      std::size_t start = i;
+      while (i < value.size() && value[i] != ',' && value[i] != ';' && !is_wsp(value[i])) ++i;
+      if (i > start) parts.push_back(value.substr(start, i - start));
+    }
+    bool list = parts.size() >= 2 && parts.size() <= kMaxMxPatterns;
+    for (std::size_t k = 0; list && k < parts.size(); ++k) list = static_cast<bool>(parse_mx_pattern(parts[k]));
+    if (list) {
+      std::string lines;
+      for (std::size_t k = 0; k < parts.size() && k < 4; ++k)
+        lines += fmt::format("{}\"mx: {}\"", k ? " and " : "", parts[k]);
+      error("mx-invalid", no, col,
+            fmt::format("mx \"{}\" lists {} hosts on one line; each mx line holds exactly one "
+                        "pattern (RFC 8461 §3.2)",
+                        value, parts.size()),
+            fmt::format("write one mx line per host: {}{}", lines, parts.size() > 4 ? " ..." : ""));
+      return;
+    }
+  }
   if (!pattern || quirks.unicode) {
     std::string why = pattern ? "non-ASCII characters; RFC 5321 host names are ASCII"
                               : pattern.error().message;

@@ -366,6 +366,22 @@ std::optional<Error> check_rua_uri(std::string_view uri) {
   // RFC 8460 §3: commas and exclamation points in a URI must be percent-encoded. In a record a
   // comma separates URIs and a semicolon ends the field, so neither reaches here from one; a URI
   // given on its own (--rua, an import, the admin API) that has one would be split by senders.
+  // DMARC's size limit ("mailto:d@example.com!10m", RFC 7489 §6.4) copied into TLS-RPT, which
+  // has none: say that, and give the URI without it.
+  if (std::size_t bang = uri.rfind('!'); bang != std::string_view::npos && bang + 1 < uri.size()) {
+    std::string_view limit = uri.substr(bang + 1);
+    std::size_t digits = 0;
+    while (digits < limit.size() && is_digit(limit[digits])) ++digits;
+    bool unit = digits + 1 == limit.size() && std::string_view("kmgtKMGT").find(limit.back()) != std::string_view::npos;
+    if (digits > 0 && (digits == limit.size() || unit))
+      return fail("rua-invalid",
+                  fmt::format("\"{}\" ends with \"!{}\", DMARC's report size limit (RFC 7489 "
+                              "§6.4); TLS-RPT has no size limit and RFC 8460 §3 requires '!' in "
+                              "a URI to be percent-encoded, so senders would report to an "
+                              "address ending in \"!{}\"",
+                              shown(uri), limit, limit),
+                  fmt::format("remove \"!{}\": rua={}", limit, shown(uri.substr(0, bang))));
+  }
   for (auto [c, code] : {std::pair{'!', "%21"}, std::pair{',', "%2C"}, std::pair{';', "%3B"}})
     if (uri.find(c) != std::string_view::npos)
       return fail("rua-invalid", fmt::format("\"{}\" contains '{}', which must be written {}", shown(uri), c, code),

@@ -230,6 +230,17 @@ struct CaresResolver::Impl {
       out.status = status_from_ares(raw.status);
       if (out.status != DnsStatus::ok) {
         out.detail = ares_strerror(raw.status);
+        // An NXDOMAIN or NODATA answer for a CNAME whose target is missing carries the chain in
+        // its answer section (RFC 6604 §2.1: the rcode is about the last name of the chain):
+        // keep it, so messages can name the name that is really missing.
+        if ((out.status == DnsStatus::nxdomain || out.status == DnsStatus::nodata) &&
+            !raw.wire.empty()) {
+          ldns_pkt* pkt = nullptr;
+          if (ldns_wire2pkt(&pkt, raw.wire.data(), raw.wire.size()) == LDNS_STATUS_OK) {
+            parse_answer(pkt, name, static_cast<ldns_rr_type>(type), out.cname_chain);
+            ldns_pkt_free(pkt);
+          }
+        }
         co_return out;
       }
       ldns_pkt* pkt = nullptr;

@@ -24,6 +24,10 @@ awaitable<ConnectResult> connect_host(boost::beast::tcp_stream& stream, Resolver
                      ? ConnectStatus::no_address
                      : ConnectStatus::dns_error;
     out.detail = fmt::format("{}: {}", host, a.detail.empty() ? to_string(a.status) : a.detail);
+    if (!a.cname_chain.empty() && out.status == ConnectStatus::no_address)  // a dangling alias
+      out.detail += fmt::format(" ({} is a CNAME to {}, which {})", host, a.cname_chain.back(),
+                                a.status == DnsStatus::nxdomain ? "does not exist"
+                                                                : "has no A/AAAA record");
     co_return out;
   }
   std::vector<std::string> addresses = std::move(a.addresses);

@@ -23,6 +23,7 @@ answer as the scenario says (DNS records, policy host status/content type/certif
 banner/STARTTLS/certificate), without running mtasts. README.md describes the scenario format.
 """
 import argparse
+import codecs
 import concurrent.futures
 import json
 import os
@@ -185,7 +186,7 @@ class Scenario:
         if "policy_host" in d:
             p = d["policy_host"]
             _check_keys(p, ("server", "behaviour", "cert", "cert_names", "policy", "content_type",
-                            "protocols"), "policy_host")
+                            "protocols", "encoding"), "policy_host")
             server = p.get("server", "nginx")
             behaviour = p.get("behaviour", "ok")
             if server not in ("nginx", "testd", "mtasts"):
@@ -199,6 +200,14 @@ class Scenario:
                                     f"{', '.join(HTTPS_BEHAVIOURS + HARNESS_BEHAVIOURS)}")
             if "protocols" in p and server != "nginx":
                 raise ScenarioError("policy_host.protocols is for nginx")
+            encoding = p.get("encoding")
+            if encoding is not None:
+                if server != "nginx":
+                    raise ScenarioError("policy_host.encoding is for nginx (testd bodies are JSON strings)")
+                try:
+                    codecs.lookup(encoding)
+                except (LookupError, TypeError):
+                    raise ScenarioError(f"policy_host.encoding {encoding!r} is not a Python codec") from None
             cert = _cert_spec(p, "policy_host")
             if server != "testd" and ca_mod.parse_spec(cert)[0] in ca_mod.WEAK_KINDS:
                 raise ScenarioError(f"policy_host.cert {cert!r}: only testd serves it (nginx "
@@ -206,7 +215,8 @@ class Scenario:
             self.policy_host = dict(server=server, behaviour=behaviour, cert=cert,
                                     host=f"mta-sts.{self.domain}", policy=p.get("policy"),
                                     content_type=p.get("content_type", "text/plain"),
-                                    protocols=p.get("protocols", "TLSv1.2 TLSv1.3"))
+                                    protocols=p.get("protocols", "TLSv1.2 TLSv1.3"),
+                                    encoding=encoding)
 
         self.mx = []
         for i, m in enumerate(d.get("mx", [])):
@@ -394,8 +404,9 @@ class Nginx:
             if os.path.exists(path):
                 os.unlink(path)
             return
-        with open(path + ".tmp", "w", newline="") as f:
-            f.write(text)
+        encoding = self.hosts[host].policy_host["encoding"] or "utf-8"
+        with open(path + ".tmp", "wb") as f:
+            f.write(text.encode(encoding))
         os.replace(path + ".tmp", path)
 
     @staticmethod
@@ -823,8 +834,11 @@ def curl(url_host, port, ca_file, *extra):
             "--resolve", f"{url_host}:{port}:127.0.0.1", "-o", "-", "-w",
             "\n%{http_code} %{content_type}", *extra,
             f"https://{url_host}:{port}/.well-known/mta-sts.txt"]
-    r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
-    return r.returncode, r.stdout, r.stderr
+    # Decoded by hand: text=True would also turn CRLF (and a lone CR) into LF, so a policy with
+    # CRLF line ends would never equal the scenario's.
+    r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return (r.returncode, r.stdout.decode("utf-8", errors="replace"),
+            r.stderr.decode("utf-8", errors="replace"))
 
 
 # The curl/Python verification error each certificate kind must give (lower case substrings).
@@ -884,6 +898,10 @@ def verify_policy_host(net, s):
         if ph["behaviour"] == "large" and len(body) <= 65536:
             problems.append(f"large body is only {len(body)} bytes")
         served = s.before if s.before is not None else ph["policy"]  # dry runs never swap
+        if served is not None and ph.get("encoding"):  # curl's bytes, decoded as curl() does
+            served = served.encode(ph["encoding"]).decode("utf-8", errors="replace")
+        if ph["server"] == "mtasts":  # mtasts serve writes its own serialization, CRLF lines
+            body = body.replace("\r\n", "\n")
         if ph["behaviour"] in ("ok", "no-content-type", "head-differs", "chunked") \
                 and served is not None \
                 and body != served:

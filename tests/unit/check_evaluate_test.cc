@@ -489,6 +489,95 @@ TEST(CheckEvaluate, MxThatIsACnameIsAWarning) {
   EXPECT_EQ(status_text(r.status), "warning");
 }
 
+TEST(CheckEvaluate, NullMxBesideRealOnesIsAWarningAndNotProbed) {
+  // RFC 7505 §3: a domain with a null MX "MUST NOT advertise any other MX RR". The "." is no
+  // host: it is neither held against the policy nor reported as unreachable.
+  Observations o = healthy();
+  o.mx.records.insert(o.mx.records.begin(), net::MxRecord{0, ""});
+  Report r = evaluate(o);
+  ASSERT_TRUE(has(r, "mx-null", Severity::warning)) << ::testing::PrintToString(codes(r));
+  EXPECT_NE(find(r, "mx-null")->message.find("RFC 7505"), std::string::npos);
+  EXPECT_FALSE(find(r, "mx-not-in-policy"));
+  EXPECT_FALSE(find(r, "mx-unreachable"));
+  EXPECT_EQ(status_text(r.status), "warning");
+}
+
+TEST(CheckEvaluate, CharsetThatIsNotAsciiCompatibleIsAWarning) {
+  // RFC 8461 §3.2 gives meaning only to charset=utf-8 and us-ascii; a body labelled UTF-16 is
+  // garbage to senders that decode by the charset. Latin-1 reads ASCII alike: fine.
+  Observations o = healthy();
+  o.fetch->content_type = "text/plain; charset=UTF-16";
+  Report r = evaluate(o);
+  ASSERT_TRUE(has(r, "sts-policy-content-type", Severity::warning));
+  EXPECT_NE(find(r, "sts-policy-content-type")->message.find("utf-16"), std::string::npos);
+  EXPECT_TRUE(r.policy);  // the policy itself is still judged
+  o.fetch->content_type = "text/plain; format=flowed; charset=\"utf-32le\"";
+  EXPECT_TRUE(has(evaluate(o), "sts-policy-content-type", Severity::warning));
+  for (const char* ok : {"text/plain; charset=ISO-8859-1", "text/plain;charset=us-ascii",
+                         "text/plain; charset=utf-8", "text/plain; format=flowed"}) {
+    o.fetch->content_type = ok;
+    EXPECT_FALSE(find(evaluate(o), "sts-policy-content-type")) << ok;
+  }
+}
+
+TEST(CheckEvaluate, MxThatIsAnIpAddressSaysSo) {
+  using O = net::SmtpProbe::Outcome;
+  Observations o = healthy();
+  o.mx.records[1].host = "192.0.2.25";
+  o.probes[1].host = "192.0.2.25";
+  o.probes[1].outcome = O::no_address;
+  o.probes[1].detail = "192.0.2.25: Domain name not found";
+  Report r = evaluate(o);
+  ASSERT_TRUE(find(r, "mx-unreachable"));
+  EXPECT_NE(find(r, "mx-unreachable")->message.find("IP address"), std::string::npos);
+  ASSERT_TRUE(find(r, "mx-not-in-policy"));
+  EXPECT_EQ(find(r, "mx-not-in-policy")->fix.find("mx: 192.0.2.25"), std::string::npos);
+  // Written without the trailing dot, the zone made it 192.0.2.25.example.com.
+  o.mx.records[1].host = o.probes[1].host = "192.0.2.25.example.com";
+  r = evaluate(o);
+  ASSERT_TRUE(find(r, "mx-unreachable"));
+  EXPECT_NE(find(r, "mx-unreachable")->message.find("trailing dot"), std::string::npos);
+}
+
+TEST(CheckEvaluate, MxWithoutTrailingDotInTheZoneSaysSo) {
+  // "MX 20 mx2.example.com" in example.com's zone: mx2.example.com.example.com (RFC 1035 §5.1).
+  Observations o = healthy();
+  o.mx.records[1].host = o.probes[1].host = "mx2.example.com.example.com";
+  o.probes[1].outcome = net::SmtpProbe::Outcome::no_address;
+  o.probes[1].detail = "Domain name not found";
+  Report r = evaluate(o);
+  ASSERT_TRUE(find(r, "mx-unreachable"));
+  EXPECT_NE(find(r, "mx-unreachable")->message.find("trailing dot"), std::string::npos);
+  EXPECT_NE(find(r, "mx-unreachable")->fix.find("mx2.example.com."), std::string::npos);
+  ASSERT_TRUE(find(r, "mx-not-in-policy"));
+  EXPECT_NE(find(r, "mx-not-in-policy")->message.find("the policy lists mx2.example.com"),
+            std::string::npos);
+  EXPECT_EQ(find(r, "mx-not-in-policy")->fix.find("add \"mx:"), std::string::npos);
+  // A real host under the domain is not taken for one.
+  o = healthy();
+  o.probes[1].outcome = net::SmtpProbe::Outcome::no_address;
+  EXPECT_EQ(find(evaluate(o), "mx-unreachable")->message.find("trailing dot"), std::string::npos);
+}
+
+TEST(CheckEvaluate, DanglingCnameNamesItsTarget) {
+  Observations o = healthy();
+  o.sts_txt = net::TxtAnswer{};
+  o.sts_txt.status = DnsStatus::nxdomain;
+  o.sts_txt.cname_chain = {"_mta-sts.gone.provider.example"};
+  Report r = evaluate(o);
+  ASSERT_TRUE(find(r, "sts-record-missing"));
+  EXPECT_NE(find(r, "sts-record-missing")->message.find("_mta-sts.gone.provider.example, which does not exist"),
+            std::string::npos);
+  EXPECT_FALSE(find(r, "sts-record-cname"));  // not "senders follow it": there is nothing
+  o = healthy();
+  o.tlsrpt_txt = net::TxtAnswer{};
+  o.tlsrpt_txt.status = DnsStatus::nxdomain;
+  o.tlsrpt_txt.cname_chain = {"tlsrpt.gone.example"};
+  r = evaluate(o);
+  ASSERT_TRUE(find(r, "tlsrpt-record-missing"));
+  EXPECT_NE(find(r, "tlsrpt-record-missing")->message.find("tlsrpt.gone.example"), std::string::npos);
+}
+
 TEST(CheckEvaluate, InvalidDomainName) {
   Observations o;
   o.domain = "not a domain";

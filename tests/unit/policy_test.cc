@@ -129,6 +129,42 @@ TEST(Policy, MxSyntax) {
   EXPECT_TRUE(has(with("192.0.2.1").findings.warnings, "mx-ip-address"));
 }
 
+TEST(Policy, SeveralHostsOnOneMxLineSayOneLineEach) {
+  // RFC 8461 §3.2: one pattern per mx field; a list is the usual slip: still mx-invalid, but the
+  // message says what happened and the fix gives the lines.
+  for (std::string list : {"mx1.example.com, mx2.example.com", "mx1.example.com mx2.example.com",
+                           "mx1.example.com,*.mx.example.com"}) {
+    PolicyLint lint = lint_policy("version: STSv1\nmode: enforce\nmx: " + list + "\nmax_age: 86400\n");
+    ASSERT_TRUE(has(lint.findings.errors, "mx-invalid", 3)) << list;
+    EXPECT_NE(lint.findings.errors.front().message.find("lists 2 hosts"), std::string::npos) << list;
+    EXPECT_NE(lint.findings.errors.front().fix.find("\"mx: mx1.example.com\""), std::string::npos);
+  }
+  // Not a list of valid patterns: the plain syntax error.
+  PolicyLint lint = lint_policy("version: STSv1\nmode: enforce\nmx: mx1.example.com, bad_host\nmax_age: 86400\n");
+  ASSERT_TRUE(has(lint.findings.errors, "mx-invalid", 3));
+  EXPECT_EQ(lint.findings.errors.front().message.find("lists"), std::string::npos);
+}
+
+TEST(Policy, Utf16FileSaysSo) {
+  // A policy saved as UTF-16 (Notepad's "Unicode"): one error naming the encoding, not a
+  // control-character error per line.
+  std::string ascii = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmax_age: 86400\r\n";
+  std::string le("\xFF\xFE", 2), be("\xFE\xFF", 2), le_nobom;
+  for (char c : ascii) {
+    le += c, le += '\0';
+    be += '\0', be += c;
+    le_nobom += c, le_nobom += '\0';
+  }
+  for (const std::string& body : {le, be, le_nobom}) {
+    PolicyLint lint = lint_policy(body);
+    ASSERT_EQ(lint.findings.errors.size(), 1u);
+    EXPECT_EQ(lint.findings.errors.front().code, "encoding-utf16");
+    EXPECT_NE(lint.findings.errors.front().message.find("UTF-16"), std::string::npos);
+    EXPECT_FALSE(lint.policy);
+  }
+  EXPECT_TRUE(lint_policy(ascii).policy);
+}
+
 TEST(Policy, StructuralErrorsSayTheLine) {
   auto lint = lint_policy("version: STSv1\nmode enforce\nmx: a.example.com\nmax_age: 86400\n");
   EXPECT_TRUE(has(lint.findings.errors, "line-syntax", 2));

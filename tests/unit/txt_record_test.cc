@@ -83,6 +83,23 @@ TEST(TlsRptRecord, RuaErrors) {
             "field-duplicate");
 }
 
+TEST(TlsRptRecord, DmarcSizeLimitIsNamed) {
+  // RFC 7489 §6.4's "!10m" has no place in TLS-RPT (RFC 8460 §3: '!' must be percent-encoded).
+  for (std::string_view rec : {"v=TLSRPTv1; rua=mailto:tlsrpt@example.com!10m",
+                               "v=TLSRPTv1; rua=mailto:tlsrpt@example.com!50000"}) {
+    auto lint = lint_tlsrpt_record(rec);
+    ASSERT_FALSE(lint.findings.errors.empty()) << rec;
+    const Error& e = lint.findings.errors.front();
+    EXPECT_EQ(e.code, "rua-invalid");
+    EXPECT_NE(e.message.find("DMARC"), std::string::npos) << e.message;
+    EXPECT_NE(e.fix.find("rua=mailto:tlsrpt@example.com"), std::string::npos) << e.fix;
+  }
+  // A '!' that is not a size limit keeps the percent-encoding advice.
+  auto lint = lint_tlsrpt_record("v=TLSRPTv1; rua=mailto:a!b@example.com");
+  ASSERT_FALSE(lint.findings.errors.empty());
+  EXPECT_EQ(lint.findings.errors.front().message.find("DMARC"), std::string::npos);
+}
+
 TEST(TxtStrings, JoinAndPresentation) {
   EXPECT_EQ(join_txt_strings({"v=STSv1; ", "id=123"}), "v=STSv1; id=123");
   auto r = parse_txt_presentation("\"v=STSv1; \" \"id=1\\0502\\\"\"");
