@@ -2,8 +2,8 @@
 #include <algorithm>
 
 #include "check/check.h"
+#include "check/explain.h"
 #include "core/domain.h"
-#include "core/ip_address.h"
 #include "core/policy_id.h"
 #include "core/text.h"
 #include "core/txt_record.h"
@@ -28,118 +28,6 @@ std::string_view status_text(Severity s) {
 namespace {
 
 constexpr std::int64_t kExpiringSeconds = 21 * 86400;
-
-std::vector<std::string> records_of_kind(const net::TxtAnswer& a, RecordKind kind) {
-  std::vector<std::string> out;
-  for (const auto& strings : a.records) {
-    std::string joined = join_txt_strings(strings);
-    if (starts_record_of_kind(joined, kind)) out.push_back(std::move(joined));
-  }
-  return out;
-}
-
-// A TXT record at the right name that was meant as a record of `kind` but is not one to senders
-// (RFC 8461 §3.1, RFC 8460 §3: records not beginning with the exact version are discarded):
-// " It is ignored: ..." naming the record and why, or "" when there is none.
-std::string near_miss(const net::TxtAnswer& a, RecordKind kind) {
-  const std::string tag = ascii_lower(kind == RecordKind::sts ? "v=STSv1" : "v=TLSRPTv1");
-  for (const auto& strings : a.records) {
-    std::string joined = join_txt_strings(strings);
-    std::size_t at = ascii_lower(joined).find(tag);
-    if (at == std::string::npos || starts_record_of_kind(joined, kind)) continue;
-    std::string why;
-    if (at > 0 && trim_wsp(std::string_view(joined).substr(0, at)).empty())
-      why = "nothing may come before the version, not even spaces";
-    else if (at > 0)
-      why = "the version must be the first field of the record";
-    else if (joined.compare(0, tag.size(), kind == RecordKind::sts ? "v=STSv1" : "v=TLSRPTv1") != 0)
-      why = "the version is case-sensitive";
-    else
-      why = "the version must be followed by ';'";
-    std::string_view shown = std::string_view(joined).substr(0, 80);
-    return fmt::format(" The record \"{}{}\" is ignored by senders: it must start with \"{}\" ({}).",
-                       shown, joined.size() > shown.size() ? "..." : "",
-                       kind == RecordKind::sts ? "v=STSv1;" : "v=TLSRPTv1;", why);
-  }
-  return "";
-}
-
-// " NAME is a CNAME to TARGET, which ..." when the lookup followed an alias to nothing (the
-// provider's record deleted, a typo in the target), or "" otherwise.
-std::string dangling_note(const net::DnsMeta& a, const std::string& name) {
-  if (a.cname_chain.empty()) return "";
-  if (a.status == net::DnsStatus::nxdomain)
-    return fmt::format(" {} is a CNAME to {}, which does not exist (NXDOMAIN): the alias dangles.",
-                       name, a.cname_chain.back());
-  if (a.status == net::DnsStatus::nodata)
-    return fmt::format(" {} is a CNAME to {}, which has no TXT record.", name,
-                       a.cname_chain.back());
-  return "";
-}
-
-bool dns_failed(const net::DnsMeta& a) {
-  return a.status == net::DnsStatus::servfail || a.status == net::DnsStatus::timeout ||
-         a.status == net::DnsStatus::error;
-}
-
-// What a certificate names, for a message: " (it names a, b)" plus, when a wildcard was meant to
-// cover the host, why it does not (RFC 6125 §6.4.3: "*" stands for exactly one leftmost label).
-std::string names_note(const net::TlsVerdict& tls, const std::string& host) {
-  if (!tls.leaf) return " (the server sent no certificate)";
-  if (tls.leaf->names.empty())  // RFC 8461 §4.2; OpenSSL-based senders fall back to the CN
-    return fmt::format(" (it has no subjectAltName DNS names{}: a name only in the subject CN "
-                       "does not count for MTA-STS (RFC 8461 §4.2 requires a subjectAltName; "
-                       "some senders still accept the CN, others refuse)",
-                       tls.leaf->subject.empty() ? "" : ", only the subject " + tls.leaf->subject);
-  // A certificate may carry hundreds of names: the first ten tell the story.
-  const auto& names = tls.leaf->names;
-  std::vector<std::string_view> shown(names.begin(), names.begin() + std::min<std::size_t>(names.size(), 10));
-  std::string note = fmt::format(" (it names {}{})", fmt::join(shown, ", "),
-                                 names.size() > shown.size() ? fmt::format(" and {} more", names.size() - shown.size()) : "");
-  for (const auto& n : tls.leaf->names) {
-    if (!n.starts_with("*.")) continue;
-    std::string base = ascii_lower(std::string_view(n).substr(2));
-    if (host.size() > base.size() + 1 && host.ends_with("." + base))
-      return note + fmt::format("; \"{}\" covers exactly one label, like x.{}, not {}", n, base, host);
-    if (host == base)
-      return note + fmt::format("; \"{}\" covers names below {}, not {} itself", n, base, host);
-  }
-  return note;
-}
-
-// An MX record must name a host (RFC 1035 §3.3.9 "a <domain-name> which specifies a host",
-// RFC 5321 §5.1), yet admins write the server's address: " (...)" explaining it, or "".
-std::string ip_literal_note(const std::string& host, const std::string& domain) {
-  if (is_ip_address(host))
-    return fmt::format(" ({} is an IP address, but an MX record must name a host (RFC 1035 "
-                       "§3.3.9, RFC 5321 §5.1): senders look it up as a DNS name and find nothing; "
-                       "MTA-STS also needs a name for the policy's mx lines and the certificate)",
-                       host);
-  if (host.size() > domain.size() + 1 && host.ends_with("." + domain)) {
-    std::string_view front = std::string_view(host).substr(0, host.size() - domain.size() - 1);
-    if (is_ip_address(front))
-      return fmt::format(" (it looks like the address {} written in the zone without a trailing "
-                         "dot, so the zone appended {}; an MX record must name a host anyway "
-                         "(RFC 1035 §3.3.9))",
-                         front, domain);
-  }
-  return "";
-}
-
-// RFC 1035 §5.1: in a zone file a name without a trailing dot is relative to the origin, so
-// "MX 10 mx1.example.com" in example.com's zone is mx1.example.com.example.com. The name meant
-// (mx1.example.com), or "" when the host is not the domain appended to a name under it.
-std::string doubled_origin(const std::string& host, const std::string& domain) {
-  const std::string tail = "." + domain;
-  if (!host.ends_with(tail)) return "";
-  std::string front = host.substr(0, host.size() - tail.size());
-  return front == domain || front.ends_with(tail) ? front : "";
-}
-
-std::string days(std::int64_t seconds) {
-  std::int64_t d = seconds / 86400;
-  return fmt::format("{} day{}", d, d == 1 ? "" : "s");
-}
 
 class Evaluator {
  public:
@@ -174,7 +62,7 @@ class Evaluator {
 
 void Evaluator::sts_record() {
   const auto& a = o_.sts_txt;
-  if (dns_failed(a)) {
+  if (explain::dns_failed(a)) {
     add("dns-error", Severity::error,
         fmt::format("the DNS lookup of {} TXT failed ({}{}); senders cannot tell whether "
                     "there is a policy",
@@ -182,7 +70,7 @@ void Evaluator::sts_record() {
         "make the domain's name servers answer for " + sts_name());
     return;
   }
-  auto records = records_of_kind(a, RecordKind::sts);
+  auto records = explain::records_of_kind(a, RecordKind::sts);
   if (!a.cname_chain.empty() && a.status == net::DnsStatus::ok)  // a dangling one: below
     add("sts-record-cname", Severity::info,
         fmt::format("{} is a CNAME to {}; senders follow it", sts_name(), a.cname_chain.back()),
@@ -190,12 +78,12 @@ void Evaluator::sts_record() {
   if (records.empty()) {
     std::string where;
     auto found = [](const std::optional<net::TxtAnswer>& t) {
-      return t && !records_of_kind(*t, RecordKind::sts).empty();
+      return t && !explain::records_of_kind(*t, RecordKind::sts).empty();
     };
     if (found(o_.underscore_sts_txt)) where = " It is published at _mta_sts." + o_.name + " (underscore instead of hyphen).";
     else if (found(o_.host_sts_txt)) where = " It is published at mta-sts." + o_.name + " (without the leading underscore).";
     else if (found(o_.apex_txt)) where = " A v=STSv1 record is published at the apex " + o_.name + " instead.";
-    std::string others = dangling_note(a, sts_name()) + near_miss(a, RecordKind::sts);
+    std::string others = explain::dangling_note(a, sts_name()) + explain::near_miss(a, RecordKind::sts);
     if (others.empty() && !a.records.empty())
       others = " The TXT records there do not start with \"v=STSv1\".";
     add("sts-record-missing", Severity::error,
@@ -240,19 +128,19 @@ void Evaluator::sts_record() {
 void Evaluator::tlsrpt_record() {
   const auto& a = o_.tlsrpt_txt;
   const std::string name = "_smtp._tls." + o_.name;
-  if (dns_failed(a)) {
+  if (explain::dns_failed(a)) {
     add("dns-error", Severity::warning,
         fmt::format("the DNS lookup of {} TXT failed ({})", name, to_string(a.status)),
         "make the domain's name servers answer for " + name);
     return;
   }
-  auto records = records_of_kind(a, RecordKind::tlsrpt);
+  auto records = explain::records_of_kind(a, RecordKind::tlsrpt);
   if (records.empty()) {
     std::string hint;
-    if (o_.draft_tlsrpt_txt && !records_of_kind(*o_.draft_tlsrpt_txt, RecordKind::tlsrpt).empty())
+    if (o_.draft_tlsrpt_txt && !explain::records_of_kind(*o_.draft_tlsrpt_txt, RecordKind::tlsrpt).empty())
       hint = " A v=TLSRPTv1 record exists at _smtp-tlsrpt." + o_.name +
              ", the name from drafts of RFC 8460; senders only look at _smtp._tls.";
-    hint += dangling_note(a, name) + near_miss(a, RecordKind::tlsrpt);
+    hint += explain::dangling_note(a, name) + explain::near_miss(a, RecordKind::tlsrpt);
     add("tlsrpt-record-missing", Severity::warning,
         fmt::format("no TLS-RPT record at {}: senders cannot report failures to you, so you will "
                     "not know when mail fails or when enforcing is safe.{}",
@@ -293,30 +181,8 @@ void Evaluator::certificate_expiry(const net::TlsVerdict& tls, const std::string
   std::int64_t left = tls.leaf->not_after - o_.now;
   if (left >= 0 && left < kExpiringSeconds)
     add("certificate-expiring", Severity::warning,
-        fmt::format("the certificate of {} expires in {}", what, days(left)),
+        fmt::format("the certificate of {} expires in {}", what, explain::days(left)),
         "renew it now (automate renewal, e.g. certbot or mtasts serve's ACME client)");
-}
-
-std::string why_untrusted(const net::TlsVerdict& tls) {
-  if (tls.expired) return "the certificate has expired";
-  if (tls.not_yet_valid) return "the certificate is not valid yet";
-  if (!tls.expired_intermediate.empty())
-    return fmt::format("the intermediate CA certificate it is sent with ({}) has expired, although "
-                       "the certificate itself is within its dates",
-                       tls.expired_intermediate);
-  if (!tls.weak.empty()) return tls.weak;
-  if (tls.self_signed) return "the certificate is self-signed (or its CA is not a public one)";
-  if (tls.unknown_ca)
-    return fmt::format("it is issued by a CA senders do not trust: the chain the server sends "
-                       "ends at {}, which is not a trusted root CA (a private or unknown CA)",
-                       tls.untrusted_ca.empty() ? "a CA" : tls.untrusted_ca);
-  if (tls.incomplete_chain)
-    return fmt::format("its issuer ({}) is neither sent by the server nor a trusted root: the chain "
-                       "is incomplete (the intermediate certificate is missing) or the CA is not "
-                       "trusted",
-                       tls.untrusted_ca.empty() ? "unknown" : tls.untrusted_ca);
-  if (!tls.errors.empty()) return tls.errors.front();
-  return "the certificate is not trusted";
 }
 
 void Evaluator::policy() {
@@ -338,12 +204,12 @@ void Evaluator::policy() {
     case O::cert_invalid: {
       // RFC 8461 §3.3: the certificate must be valid for mta-sts.<domain> itself, also when that
       // name is a CNAME to a provider's host.
-      std::string why = !f.tls.chain_trusted ? why_untrusted(f.tls)
+      std::string why = !f.tls.chain_trusted ? explain::why_untrusted(f.tls)
                                              : fmt::format("it does not cover the name {}{}", f.host,
-                                                           names_note(f.tls, f.host));
+                                                           explain::names_note(f.tls, f.host));
       if (f.tls.chain_trusted == false && !f.tls.name_match)
         why += fmt::format(", and it does not cover the name {}{}", f.host,
-                           names_note(f.tls, f.host));
+                           explain::names_note(f.tls, f.host));
       add("sts-webpki-invalid", Severity::error,
           fmt::format("the certificate of {} is not valid: {}. Senders refuse to fetch the "
                       "policy (RFC 8461 §3.3)",
@@ -516,7 +382,7 @@ void Evaluator::charset(std::string_view content_type, const std::string& url) {
 
 void Evaluator::mx() {
   const auto& a = o_.mx;
-  if (dns_failed(a)) {
+  if (explain::dns_failed(a)) {
     add("dns-error", Severity::error,
         fmt::format("the MX lookup of {} failed ({})", o_.name, to_string(a.status)),
         "make the domain's name servers answer");
@@ -575,8 +441,8 @@ void Evaluator::mx() {
                              "name itself)",
                              probe.cname_chain.back(), host);
       Severity sev = p.mode == Mode::enforce ? Severity::error : Severity::warning;
-      std::string ip = ip_literal_note(host, o_.name);
-      std::string meant = doubled_origin(host, o_.name);
+      std::string ip = explain::ip_literal_note(host, o_.name);
+      std::string meant = explain::doubled_origin(host, o_.name);
       if (!meant.empty())
         hint += fmt::format(" (the MX record looks like {} written in the zone without the "
                             "trailing dot, so the zone appended {} again{})",
@@ -622,14 +488,14 @@ void Evaluator::probe(const net::SmtpProbe& p) {
     case O::tls_ok: break;
     case O::no_address:
     case O::dns_error:
-      if (std::string ip = ip_literal_note(p.host, o_.name); !ip.empty()) {
+      if (std::string ip = explain::ip_literal_note(p.host, o_.name); !ip.empty()) {
         add("mx-unreachable", Severity::error,
             fmt::format("the MX host {} does not resolve{}: {}", p.host, ip, p.detail),
             "give the mail server a host name with an A/AAAA record (e.g. mx1." + o_.name +
                 "), point the MX record at that name and list it in the policy");
         return;
       }
-      if (std::string meant = doubled_origin(p.host, o_.name); !meant.empty()) {
+      if (std::string meant = explain::doubled_origin(p.host, o_.name); !meant.empty()) {
         add("mx-unreachable", Severity::error,
             fmt::format("the MX host {} does not resolve (it looks like {} written in the zone "
                         "without the trailing dot, so the zone appended {} again; RFC 1035 "
@@ -697,13 +563,13 @@ void Evaluator::probe(const net::SmtpProbe& p) {
         "install the CA's current intermediate certificate in the chain file of " + p.host);
   else if (!t.chain_trusted)
     add("certificate-not-trusted", sev,
-        fmt::format("the certificate of MX host {} is not trusted: {}; {}", p.host, why_untrusted(t),
+        fmt::format("the certificate of MX host {} is not trusted: {}; {}", p.host, explain::why_untrusted(t),
                     impact),
         "use a certificate from a public CA and send the full chain");
   if (!t.name_match)
     add("certificate-host-mismatch", sev,
         fmt::format("the certificate of MX host {} does not cover that name{}; {}", p.host,
-                    names_note(t, p.host), impact),
+                    explain::names_note(t, p.host), impact),
         "get a certificate whose subjectAltName includes " + p.host);
   certificate_expiry(t, "MX host " + p.host);
 }

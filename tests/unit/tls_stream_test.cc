@@ -260,7 +260,7 @@ TEST_F(TlsStreamTest, GarbageInsteadOfClientHelloFailsTheHandshake) {
 TEST_F(TlsStreamTest, ClosingTheSocketAbortsAPendingRead) {
   std::atomic<bool> done{false};
   Client client(port(), [&](SSL*, int) {
-    while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(10));  // sends nothing
+    done.wait(false);  // sends nothing until the server's read was aborted
   });
   serve([&](TlsStream& s) -> asio::awaitable<void> {
     auto [ec] = co_await s.async_handshake(tuple_awaitable);
@@ -271,6 +271,7 @@ TEST_F(TlsStreamTest, ClosingTheSocketAbortsAPendingRead) {
     auto [rec, n] = co_await s.async_read_some(asio::buffer(buf), tuple_awaitable);
     EXPECT_EQ(rec, asio::error::operation_aborted) << rec.message();
     done = true;
+    done.notify_one();
   });
 }
 
