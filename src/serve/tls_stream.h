@@ -9,7 +9,9 @@
 //
 // It models Asio's AsyncReadStream and AsyncWriteStream, so Beast's HTTP reads and
 // asio::async_write use it like any stream. One io_context thread per connection (as serve
-// runs); the socket's owner may close it to abort a pending operation (the watchdog does).
+// runs) and one operation at a time (serve reads a request, then writes its answer: a read and
+// a write pending together share the output string and are not supported); the socket's owner
+// may close it to abort a pending operation (the watchdog does).
 #pragma once
 
 #include <openssl/bio.h>
