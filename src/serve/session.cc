@@ -120,9 +120,6 @@ struct Connection : SessionHandle {
   asio::steady_timer timer;
   std::chrono::steady_clock::time_point deadline;
   Phase phase = Phase::handshake;
-  // TLS 1.3: the session ticket is issued just before the first response, so it leaves in the
-  // same send as that response instead of in a send (and a client wake-up) of its own.
-  SSL* ticket_due = nullptr;
   std::list<SessionHandle*>::iterator self;
   explicit Connection(Worker& worker) : w(worker), timer(worker.io) {
     w.shared.counters.connections_total.inc();
@@ -144,10 +141,6 @@ struct Connection : SessionHandle {
     w.shared.counters.connections_open.add(-1);
     w.shared.connections.fetch_sub(1, std::memory_order_relaxed);
     timer.cancel();  // the pending watchdog runs once more, sees the end and lets go
-  }
-  void issue_ticket() {
-    if (ticket_due) SSL_new_session_ticket(ticket_due);  // a refusal only costs a resumption
-    ticket_due = nullptr;
   }
   void expect(Phase p, std::chrono::milliseconds within) {
     phase = p;
@@ -273,7 +266,6 @@ asio::awaitable<void> serve_requests(Worker& w, Stream& stream, ListenerKind kin
               asio::buffer(end),
               asio::buffer(req.method() == http::verb::head ? std::string_view() : std::string_view(p->body))};
           conn.expect(Phase::write, cfg.header_timeout);
-          conn.issue_ticket();
           auto [wec, wn] = co_await asio::async_write(stream, out, use_tuple);
           if (wec || !keep) co_return;
           continue;
@@ -322,7 +314,6 @@ asio::awaitable<void> serve_requests(Worker& w, Stream& stream, ListenerKind kin
     }
     std::string bytes = serialize(reply, keep);
     conn.expect(Phase::write, cfg.header_timeout);
-    conn.issue_ticket();
     auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(bytes), use_tuple);
     if (wec || !keep) co_return;
   }
@@ -351,7 +342,6 @@ asio::awaitable<void> https_session(Worker& w, tcp::socket socket) {
     co_return;
   }
   s.counters.handshakes.inc();
-  if (SSL_version(stream.native_handle()) == TLS1_3_VERSION) watched.conn->ticket_due = stream.native_handle();
   const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
   co_await serve_requests(w, stream, ListenerKind::https, *watched.conn, sni ? sni : "");
 }

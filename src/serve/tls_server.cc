@@ -105,8 +105,8 @@ SSL_CTX* make_server_context(TlsServerHooks* hooks, std::string& error) {
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
   // Session tickets (stateless resumption) stay on; no server-side session cache to grow.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  // TLS 1.3: no ticket at the end of the handshake; the session issues one with its first
-  // response (SSL_new_session_ticket), in the same send. TLS 1.2 tickets are unaffected.
+  // TLS 1.3: no ticket at the end of the handshake; TlsStream issues one with the first response
+  // (SSL_new_session_ticket), in the same send. TLS 1.2 tickets are unaffected.
   SSL_CTX_set_num_tickets(ctx, 0);
   // The chain sent is exactly the one configured, never one built from a trust store.
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);

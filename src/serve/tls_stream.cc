@@ -77,12 +77,19 @@ TlsStream::~TlsStream() {
 int TlsStream::step(const Call& call, std::size_t* n, boost::system::error_code* ec) {
   *n = 0;
   if (call.kind != Call::handshake && call.size == 0) return 1;
+  if (call.kind == Call::write && ticket_due_) {
+    SSL_new_session_ticket(ssl_);  // queued ahead of this write's record; a refusal costs a resumption
+    ticket_due_ = false;
+  }
   ERR_clear_error();
   errno = 0;
   int r = call.kind == Call::handshake ? SSL_do_handshake(ssl_)
           : call.kind == Call::read    ? SSL_read_ex(ssl_, call.data, call.size, n)
                                        : SSL_write_ex(ssl_, call.data, call.size, n);
-  if (r == 1) return 1;
+  if (r == 1) {
+    if (call.kind == Call::handshake) ticket_due_ = SSL_version(ssl_) == TLS1_3_VERSION;
+    return 1;
+  }
   int sys = errno;
   switch (SSL_get_error(ssl_, r)) {
     case SSL_ERROR_WANT_READ:

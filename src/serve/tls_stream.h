@@ -158,6 +158,9 @@ class TlsStream {
   std::string out_;      // encrypted bytes not yet sent
   std::size_t sent_ = 0;  // of out_
   std::string gather_;   // several small write buffers made one record
+  // TLS 1.3 (the context sets num_tickets 0): the session ticket is issued with the first write
+  // after the handshake, so it leaves in the same send as the first response.
+  bool ticket_due_ = false;
 };
 
 }  // namespace mtasts::serve
