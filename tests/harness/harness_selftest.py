@@ -7,6 +7,7 @@
 - knot.py: knotd serves zones (records, CNAME, NXDOMAIN through the catch-all zone) and a zone
   knotd rejects fails the start quickly with knotd's error;
 - run_scenarios.judge: a made-up check output is passed or failed for the right reasons;
+- the dry run's content type comparison (media type, parameters allowed);
 - every scenario file loads.
 """
 import json
@@ -163,11 +164,22 @@ def test_scenarios():
            design <= named, sorted(design - named))
 
 
+def test_content_type():
+    m = rs.content_type_matches
+    expect("content type: parameters allowed", m("text/plain; charset=utf-8", "text/plain"))
+    expect("content type: media type compared", not m("text/html", "text/plain"))
+    expect("content type: case and spaces", m("TEXT/PLAIN ;charset=UTF-8", "text/plain"))
+    expect("content type: named parameters wanted exactly",
+           not m("text/plain", "text/plain; charset=utf-16")
+           and m("text/plain;charset=utf-16", "text/plain; charset=utf-16"))
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="mtasts-harness-selftest-") as tmp:
         test_ca(tmp)
         test_knot(tmp)
     test_judge()
+    test_content_type()
     test_scenarios()
     print(f"harness-selftest: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
