@@ -80,21 +80,22 @@ bool is_problem(const std::vector<Finding>& findings) {
 }
 
 // The host's addresses disagree: findings per group of addresses that answer alike, naming them.
-void judge_mixed(const net::SmtpProbe& p, const std::vector<std::vector<Finding>>& each,
-                 const MxJudging& j, std::vector<Finding>& out) {
+void judge_mixed(const net::SmtpProbe& p, const std::vector<const net::SmtpProbe::Address*>& addrs,
+                 const std::vector<std::vector<Finding>>& each, const MxJudging& j,
+                 std::vector<Finding>& out) {
   std::vector<const net::SmtpProbe::Address*> good;
   bool any_connected = false;
-  for (std::size_t i = 0; i < p.addresses.size(); ++i) {
-    if (!is_problem(each[i])) good.push_back(&p.addresses[i]);
-    any_connected = any_connected || p.addresses[i].connected;
+  for (std::size_t i = 0; i < addrs.size(); ++i) {
+    if (!is_problem(each[i])) good.push_back(addrs[i]);
+    any_connected = any_connected || addrs[i]->connected;
   }
-  std::vector<bool> done(p.addresses.size(), false);
-  for (std::size_t i = 0; i < p.addresses.size(); ++i) {
+  std::vector<bool> done(addrs.size(), false);
+  for (std::size_t i = 0; i < addrs.size(); ++i) {
     if (done[i] || !is_problem(each[i])) continue;
     std::vector<const net::SmtpProbe::Address*> group;
-    for (std::size_t k = i; k < p.addresses.size(); ++k)
+    for (std::size_t k = i; k < addrs.size(); ++k)
       if (!done[k] && signature_of(each[k]) == signature_of(each[i])) {
-        group.push_back(&p.addresses[k]);
+        group.push_back(addrs[k]);
         done[k] = true;
       }
     const net::SmtpProbe::Address& first = *group.front();
@@ -266,22 +267,39 @@ std::vector<Finding> judge_mx_host(const net::SmtpProbe& p, const MxJudging& j) 
     auto f = judge_mx_session(a, p.host, p.host, j);
     out.insert(out.end(), f.begin(), f.end());
   } else {
+    // Addresses this machine has no route to (an IPv6 address from an IPv4-only network) say
+    // nothing about the servers: left out, and said, unless no address could be tried at all.
+    std::vector<const net::SmtpProbe::Address*> addrs, no_route;
+    for (const auto& a : p.addresses) (a.no_route ? no_route : addrs).push_back(&a);
+    if (addrs.empty()) {
+      addrs.swap(no_route);
+      no_route.clear();
+    }
     std::vector<std::vector<Finding>> each;
-    for (const auto& a : p.addresses) each.push_back(judge_mx_session(a, p.host, p.host, j));
+    for (const auto* a : addrs) each.push_back(judge_mx_session(*a, p.host, p.host, j));
     bool agree = std::all_of(each.begin(), each.end(), [&](const auto& f) {
       return signature_of(f) == signature_of(each.front());
     });
     if (agree) {  // one server as far as senders can tell: judged once, by the primary address
       std::size_t primary = 0;
-      for (std::size_t i = 0; i < p.addresses.size(); ++i)
-        if (p.addresses[i].connected) {
+      for (std::size_t i = 0; i < addrs.size(); ++i)
+        if (addrs[i]->connected) {
           primary = i;
           break;
         }
       out.insert(out.end(), each[primary].begin(), each[primary].end());
     } else {
-      judge_mixed(p, each, j, out);
+      judge_mixed(p, addrs, each, j, out);
     }
+    if (!no_route.empty())
+      add("mx-addresses-skipped", Severity::info,
+          fmt::format("the MX host {} was not probed at {} ({}): this machine has no route to "
+                      "{} ({}); senders that have one reach it there",
+                      p.host, addresses_text(no_route), families_of(no_route),
+                      families_of(no_route) == "AAAA" ? "IPv6 addresses" : "that address",
+                      no_route.front()->detail),
+          fmt::format("run the check from a network with {} to see those servers",
+                      families_of(no_route) == "AAAA" ? "IPv6" : "a route to them"));
   }
   if (!p.skipped.empty())
     add("mx-addresses-skipped", Severity::info,

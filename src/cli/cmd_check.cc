@@ -113,6 +113,7 @@ boost::json::object report_json(const check::Report& r) {
         if (!a.tls.version.empty()) e["tls_version"] = a.tls.version;
         if (a.tls.handshake) e["cert"] = cert_json(a.tls);
         if (!a.detail.empty()) e["detail"] = a.detail;
+        if (a.no_route) e["no_route"] = true;  // this machine cannot reach the address's family
         addresses.push_back(std::move(e));
       }
       m["addresses"] = std::move(addresses);

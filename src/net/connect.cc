@@ -52,6 +52,7 @@ awaitable<ConnectResult> connect_any(boost::beast::tcp_stream& stream,
       out.status = ConnectStatus::ok;
       co_return out;
     }
+    out.error = cec;
     out.status = cec == boost::beast::error::timeout ? ConnectStatus::timeout : ConnectStatus::failed;
     // Name the address DNS gave; a --connect-to redirect (tests) is said beside it.
     out.detail = t.connect.host == t.address

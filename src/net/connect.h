@@ -22,6 +22,7 @@ struct ConnectResult {
   std::vector<std::string> cname_chain;  // the host name is an alias: the names followed
   std::string address;  // the one connected to (or the last tried)
   std::string detail;
+  boost::system::error_code error;  // of the last connect that failed
 };
 
 // The host's addresses as connection targets (connect_targets() in endpoint.h). On a DNS failure

@@ -96,6 +96,9 @@ awaitable<std::unique_ptr<beast::ssl_stream<beast::tcp_stream>>> session(
   if (c.status != ConnectStatus::ok) {
     out.detail = c.detail;
     out.outcome = c.status == ConnectStatus::timeout ? O::timeout : O::connect_failed;
+    out.no_route = c.error == asio::error::network_unreachable ||
+                   c.error == asio::error::address_family_not_supported ||
+                   c.error == boost::system::errc::address_not_available;
     co_return nullptr;
   }
   out.connected = true;

@@ -46,6 +46,9 @@ struct SmtpProbe {
     std::string address;  // as in DNS (or a name --connect-to rule's target)
     Outcome outcome = Outcome::connect_failed;
     bool connected = false;  // the TCP connection succeeded (a timeout later is the server's)
+    // The connect failed on this side: no route to the address's family from here (an
+    // IPv4-only checker and an AAAA address). Says nothing about the server.
+    bool no_route = false;
     std::string banner;
     std::vector<std::string> extensions;
     std::string detail;

@@ -159,6 +159,25 @@ TEST(CheckEvaluateMx, AddressesAlikeAreNamedTogether) {
   EXPECT_NE(f[0].fix.find("configure them like 192.0.2.25"), std::string::npos) << f[0].fix;
 }
 
+// An IPv4-only checker cannot reach any AAAA address: not the server's fault, not a warning.
+TEST(CheckEvaluateMx, NoRouteFromHereIsOnlyNoted) {
+  auto v6 = mx_address("2001:db8::25", MxO::connect_failed);
+  v6.no_route = true;
+  v6.detail = "2001:db8::25 port 25: Network is unreachable";
+  auto f = judge_mx_host(host_of({mx_address("192.0.2.25"), v6}), enforce_judging());
+  ASSERT_EQ(f.size(), 1u) << ::testing::PrintToString(mx_codes(f));
+  EXPECT_EQ(f[0].code, "mx-addresses-skipped");
+  EXPECT_EQ(f[0].severity, Severity::info);
+  EXPECT_NE(f[0].message.find("no route"), std::string::npos) << f[0].message;
+  // With no route to any address, the host is unreachable as far as this check can tell.
+  auto v4 = mx_address("192.0.2.25", MxO::connect_failed);
+  v4.no_route = true;
+  f = judge_mx_host(host_of({v4, v6}), enforce_judging());
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].code, "mx-unreachable");
+  EXPECT_EQ(f[0].severity, Severity::error);
+}
+
 TEST(CheckEvaluateMx, SkippedAddressesAreSaid) {
   auto p = host_of({mx_address("192.0.2.25"), mx_address("2001:db8::25")});
   p.skipped = {"192.0.2.26"};
