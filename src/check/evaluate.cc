@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "check/check.h"
+#include "check/evaluate_mx.h"
 #include "check/explain.h"
 #include "core/domain.h"
 #include "core/policy_id.h"
@@ -46,7 +47,6 @@ class Evaluator {
   void policy();
   void charset(std::string_view content_type, const std::string& url);
   void mx();
-  void probe(const net::SmtpProbe& p);
   void certificate_expiry(const net::TlsVerdict& tls, const std::string& what);
   // How much an MX problem matters: it breaks delivery only when the policy is enforced.
   Severity mx_severity() const {
@@ -469,109 +469,9 @@ void Evaluator::mx() {
             "remove it, or check that the MX records are what you intended");
     }
   }
-  for (const auto& p : o_.probes) probe(p);
-}
-
-void Evaluator::probe(const net::SmtpProbe& p) {
-  using O = net::SmtpProbe::Outcome;
-  Severity sev = mx_severity();
-  if (!p.cname_chain.empty())  // RFC 2181 §10.3, RFC 5321 §5.1; senders are lenient
-    add("mx-cname", Severity::warning,
-        fmt::format("the MX host {} is a CNAME to {}; an MX must name a host with A/AAAA records, "
-                    "not an alias (RFC 2181 §10.3). Most senders follow it, and MTA-STS still "
-                    "checks the name {}: the policy's mx lines and the certificate must cover it",
-                    p.host, p.cname_chain.back(), p.host),
-        fmt::format("replace the CNAME with A/AAAA records for {}, or point the MX record at {} "
-                    "and list that name in the policy",
-                    p.host, p.cname_chain.back()));
-  switch (p.outcome) {
-    case O::tls_ok: break;
-    case O::no_address:
-    case O::dns_error:
-      if (std::string ip = explain::ip_literal_note(p.host, o_.name); !ip.empty()) {
-        add("mx-unreachable", Severity::error,
-            fmt::format("the MX host {} does not resolve{}: {}", p.host, ip, p.detail),
-            "give the mail server a host name with an A/AAAA record (e.g. mx1." + o_.name +
-                "), point the MX record at that name and list it in the policy");
-        return;
-      }
-      if (std::string meant = explain::doubled_origin(p.host, o_.name); !meant.empty()) {
-        add("mx-unreachable", Severity::error,
-            fmt::format("the MX host {} does not resolve (it looks like {} written in the zone "
-                        "without the trailing dot, so the zone appended {} again; RFC 1035 "
-                        "§5.1): {}",
-                        p.host, meant, o_.name, p.detail),
-            fmt::format("end the name in the MX record with a dot: \"MX ... {}.\"", meant));
-        return;
-      }
-      if (p.outcome == O::no_address) {
-        add("mx-unreachable", Severity::error,
-            fmt::format("the MX host {} does not resolve: {}", p.host, p.detail),
-            "fix the MX record or add an A/AAAA record for the host");
-        return;
-      }
-      [[fallthrough]];
-    case O::connect_failed:
-    case O::timeout:
-      add("mx-unreachable", Severity::error,
-          fmt::format("the MX host {} cannot be reached on port 25 ({}): {}", p.host,
-                      net::to_string(p.outcome), p.detail),
-          "check that the mail server runs and port 25 is open to the internet");
-      return;
-    case O::protocol_error:
-      add("smtp-protocol-error", Severity::error,
-          fmt::format("the MX host {} does not speak SMTP properly: {}", p.host, p.detail),
-          "check the mail server on port 25");
-      return;
-    case O::no_starttls:
-    case O::starttls_refused:
-      add("starttls-not-supported", sev,
-          fmt::format("the MX host {} {}; {}", p.host,
-                      p.outcome == O::no_starttls
-                          ? "does not offer STARTTLS" +
-                                (p.detail.starts_with("EHLO") ? " (" + p.detail + ")" : "")
-                          : "offers STARTTLS but refuses it (" + p.detail + ")",
-                      sev == Severity::error ? "with mode enforce senders refuse to deliver to it"
-                                             : "mail to it can be read in transit"),
-          "enable STARTTLS with a valid certificate for " + p.host);
-      return;
-    case O::tls_failed:
-      if (p.tls_legacy_only) {
-        add("tls-version-weak", sev,
-            fmt::format("the MX host {} only speaks {}; MTA-STS senders need TLS 1.2 or later",
-                        p.host, p.tls.version),
-            "enable TLS 1.2 and 1.3 on the mail server");
-      } else {
-        add("validation-failure", sev,
-            fmt::format("the TLS handshake with the MX host {} failed: {}", p.host, p.detail),
-            "check the mail server's TLS configuration and certificate");
-      }
-      return;
-  }
-  const net::TlsVerdict& t = p.tls;
-  std::string impact = sev == Severity::error ? "senders that enforce the policy refuse to deliver"
-                                              : "with mode enforce senders would refuse to deliver";
-  if (t.expired)
-    add("certificate-expired", sev,
-        fmt::format("the certificate of MX host {} has expired; {}", p.host, impact),
-        "renew the certificate of " + p.host);
-  else if (!t.expired_intermediate.empty())  // RFC 5280 §6.1.3: every certificate of the path
-    add("certificate-expired", sev,
-        fmt::format("the certificate of MX host {} is sent with an intermediate CA certificate "
-                    "that has expired ({}); the chain does not verify; {}",
-                    p.host, t.expired_intermediate, impact),
-        "install the CA's current intermediate certificate in the chain file of " + p.host);
-  else if (!t.chain_trusted)
-    add("certificate-not-trusted", sev,
-        fmt::format("the certificate of MX host {} is not trusted: {}; {}", p.host, explain::why_untrusted(t),
-                    impact),
-        "use a certificate from a public CA and send the full chain");
-  if (!t.name_match)
-    add("certificate-host-mismatch", sev,
-        fmt::format("the certificate of MX host {} does not cover that name{}; {}", p.host,
-                    explain::names_note(t, p.host), impact),
-        "get a certificate whose subjectAltName includes " + p.host);
-  certificate_expiry(t, "MX host " + p.host);
+  MxJudging judging{mx_severity(), o_.now, o_.name};
+  for (const auto& p : o_.probes)
+    for (auto& f : judge_mx_host(p, judging)) r_.findings.push_back(std::move(f));
 }
 
 Report Evaluator::run() {

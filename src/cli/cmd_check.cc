@@ -63,6 +63,11 @@ boost::json::object cert_json(const net::TlsVerdict& t) {
   return c;
 }
 
+bool offers_starttls(net::SmtpProbe::Outcome o) {
+  return o == net::SmtpProbe::Outcome::tls_ok || o == net::SmtpProbe::Outcome::tls_failed ||
+         o == net::SmtpProbe::Outcome::starttls_refused;
+}
+
 boost::json::object report_json(const check::Report& r) {
   boost::json::object o;
   o["domain"] = r.domain;
@@ -90,15 +95,33 @@ boost::json::object report_json(const check::Report& r) {
                           {"content_type", obs.fetch->content_type},
                           {"cert", cert_json(obs.fetch->tls)}};
     }
+    // The host's own fields are what a sender sees: its first address (A before AAAA) that
+    // accepts a connection; "addresses" has every address probed (DESIGN.md, check --json).
     for (const auto& p : obs.probes) {
       boost::json::object m{{"host", p.host},
                             {"address", p.address},
                             {"result", net::to_string(p.outcome)},
-                            {"starttls", p.outcome == net::SmtpProbe::Outcome::tls_ok ||
-                                             p.outcome == net::SmtpProbe::Outcome::tls_failed ||
-                                             p.outcome == net::SmtpProbe::Outcome::starttls_refused}};
+                            {"starttls", offers_starttls(p.outcome)}};
       if (!p.tls.version.empty()) m["tls_version"] = p.tls.version;
       if (p.tls.handshake) m["cert"] = cert_json(p.tls);
+      boost::json::array addresses;
+      for (const auto& a : p.addresses) {
+        boost::json::object e{{"address", a.address},
+                              {"family", a.address.find(':') == std::string::npos ? "A" : "AAAA"},
+                              {"result", net::to_string(a.outcome)},
+                              {"starttls", offers_starttls(a.outcome)}};
+        if (!a.tls.version.empty()) e["tls_version"] = a.tls.version;
+        if (a.tls.handshake) e["cert"] = cert_json(a.tls);
+        if (!a.detail.empty()) e["detail"] = a.detail;
+        if (a.no_route) e["no_route"] = true;  // this machine cannot reach the address's family
+        addresses.push_back(std::move(e));
+      }
+      m["addresses"] = std::move(addresses);
+      if (!p.skipped.empty()) {
+        boost::json::array skipped;
+        for (const auto& a : p.skipped) skipped.emplace_back(a);
+        m["addresses_skipped"] = std::move(skipped);
+      }
       mx.push_back(std::move(m));
     }
   }
@@ -390,7 +413,9 @@ void register_check_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--dns-server", opt.dns_server, "DNS server IP[:PORT] instead of resolv.conf");
   cmd->add_option("--ca-file", opt.ca_file, "trust these CA certificates instead of the system's");
   cmd->add_option("--connect-to", opt.connect_to,
-                  "HOST:PORT:ADDR:PORT: connect there instead (like curl; repeatable)");
+                  "HOST:PORT:ADDR:PORT: connect there instead (like curl; repeatable). A HOST "
+                  "that is an IP address ([v6] in brackets) matches an address the name resolved "
+                  "to: 192.0.2.25:25:127.0.0.1:2525 redirects only that address of the MX");
   cmd->add_option("--timeout", opt.timeout, "seconds for each fetch and each MX probe (default 10)");
   cmd->add_option("--state", opt.state_file,
                   "JSON file remembering each domain's id and policy hash between runs "

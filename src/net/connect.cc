@@ -10,12 +10,11 @@ namespace asio = boost::asio;
 
 namespace mtasts::net {
 
-awaitable<ConnectResult> connect_host(boost::beast::tcp_stream& stream, Resolver& resolver,
-                                      const std::vector<ConnectTo>& rules, std::string host,
-                                      std::uint16_t port, std::chrono::milliseconds timeout) {
-  ConnectResult out;
-  // The name must resolve even under --connect-to (a sender would need it); the rule only
-  // changes where the connection goes.
+awaitable<ResolvedHost> resolve_host(Resolver& resolver, const std::vector<ConnectTo>& rules,
+                                     std::string host, std::uint16_t port) {
+  ResolvedHost out;
+  // The name must resolve even under --connect-to (a sender would need it); the rules only
+  // change where the connections go.
   AddressAnswer a = co_await resolver.addresses(host);
   out.dns = a.status;
   out.cname_chain = a.cname_chain;
@@ -30,29 +29,55 @@ awaitable<ConnectResult> connect_host(boost::beast::tcp_stream& stream, Resolver
                                                                 : "has no A/AAAA record");
     co_return out;
   }
-  std::vector<std::string> addresses = std::move(a.addresses);
-  if (auto mapped = map_connect(rules, host, port)) {
-    addresses = {mapped->host};
-    port = mapped->port;
-  }
-  for (const auto& address : addresses) {
+  out.targets = connect_targets(rules, host, port, a.addresses);
+  co_return out;
+}
+
+awaitable<ConnectResult> connect_any(boost::beast::tcp_stream& stream,
+                                     const std::vector<ConnectTarget>& targets,
+                                     std::chrono::milliseconds timeout) {
+  ConnectResult out;
+  for (const auto& t : targets) {
     boost::system::error_code ec;
-    auto ip = asio::ip::make_address(address, ec);
-    out.address = address;
+    auto ip = asio::ip::make_address(t.connect.host, ec);
+    out.address = t.address;
     if (ec) {
-      out.detail = fmt::format("bad address {}", address);
+      out.detail = fmt::format("bad address {}", t.connect.host);
       continue;
     }
     stream.expires_after(timeout);
-    auto [cec] = co_await stream.async_connect(asio::ip::tcp::endpoint(ip, port),
+    auto [cec] = co_await stream.async_connect(asio::ip::tcp::endpoint(ip, t.connect.port),
                                                asio::as_tuple(asio::use_awaitable));
     if (!cec) {
       out.status = ConnectStatus::ok;
       co_return out;
     }
+    out.error = cec;
     out.status = cec == boost::beast::error::timeout ? ConnectStatus::timeout : ConnectStatus::failed;
-    out.detail = fmt::format("{} port {}: {}", address, port, cec.message());
+    // Name the address DNS gave; a --connect-to redirect (tests) is said beside it.
+    out.detail = t.connect.host == t.address
+                     ? fmt::format("{} port {}: {}", t.address, t.connect.port, cec.message())
+                     : fmt::format("{} (--connect-to {}): {}", t.address, to_string(t.connect),
+                                   cec.message());
   }
+  co_return out;
+}
+
+awaitable<ConnectResult> connect_host(boost::beast::tcp_stream& stream, Resolver& resolver,
+                                      const std::vector<ConnectTo>& rules, std::string host,
+                                      std::uint16_t port, std::chrono::milliseconds timeout) {
+  ResolvedHost r = co_await resolve_host(resolver, rules, host, port);
+  if (r.status != ConnectStatus::ok) {
+    ConnectResult out;
+    out.status = r.status;
+    out.dns = r.dns;
+    out.cname_chain = std::move(r.cname_chain);
+    out.detail = std::move(r.detail);
+    co_return out;
+  }
+  ConnectResult out = co_await connect_any(stream, r.targets, timeout);
+  out.dns = r.dns;
+  out.cname_chain = std::move(r.cname_chain);
   co_return out;
 }
 

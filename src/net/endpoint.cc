@@ -1,5 +1,8 @@
 #include "net/endpoint.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <charconv>
 
 #include "core/domain.h"
@@ -80,6 +83,7 @@ Result<ConnectTo> parse_connect_to(std::string_view text) {
   auto colon = rest.find(':');
   if (colon == std::string_view::npos) return bad(text, "expected HOST:PORT:ADDR:PORT");
   ConnectTo rule;
+  rule.address = !host.empty() && is_ip_address(host);
   if (!host.empty() && !text.starts_with('[') && !is_ip_address(host)) {
     // A host name as the checker will ask for it: lower case, A-labels, no final dot.
     auto name = normalize_domain(host);
@@ -87,7 +91,7 @@ Result<ConnectTo> parse_connect_to(std::string_view text) {
     rule.host = std::move(name).value();
   } else if (!host.empty()) {
     if (auto why = host_problem(text, host)) return bad(text, *why);
-    rule.host = ascii_lower(host);
+    rule.host = canonical_ip(host);
   }
   std::string_view port = rest.substr(0, colon);
   if (!port.empty()) {
@@ -107,8 +111,52 @@ std::optional<HostPort> map_connect(const std::vector<ConnectTo>& rules, std::st
   std::string h = ascii_lower(host);
   if (!h.empty() && h.back() == '.') h.pop_back();
   for (const auto& r : rules)
-    if ((r.host.empty() || r.host == h) && (r.port == 0 || r.port == port)) return r.target;
+    if (!r.address && (r.host.empty() || r.host == h) && (r.port == 0 || r.port == port))
+      return r.target;
   return std::nullopt;
+}
+
+std::optional<HostPort> map_connect_address(const std::vector<ConnectTo>& rules,
+                                            std::string_view address, std::uint16_t port) {
+  std::string a = canonical_ip(address);
+  for (const auto& r : rules)
+    if (r.address && r.host == a && (r.port == 0 || r.port == port)) return r.target;
+  return std::nullopt;
+}
+
+std::string canonical_ip(std::string_view text) {
+  std::string s(text);
+  if (s.find(':') == std::string::npos) return s;
+  in6_addr a{};
+  char out[INET6_ADDRSTRLEN] = {};
+  if (inet_pton(AF_INET6, s.c_str(), &a) != 1 || !inet_ntop(AF_INET6, &a, out, sizeof out))
+    return s;
+  return out;
+}
+
+std::vector<ConnectTarget> connect_targets(const std::vector<ConnectTo>& rules,
+                                           std::string_view host, std::uint16_t port,
+                                           const std::vector<std::string>& addresses) {
+  if (auto mapped = map_connect(rules, host, port)) return {ConnectTarget{mapped->host, *mapped}};
+  std::vector<ConnectTarget> out;
+  for (const auto& a : addresses) {
+    auto mapped = map_connect_address(rules, a, port);
+    out.push_back({a, mapped ? *mapped : HostPort{a, port}});
+  }
+  return out;
+}
+
+std::vector<std::size_t> pick_addresses(const std::vector<std::string>& addresses, std::size_t max) {
+  std::vector<std::size_t> v4, v6;
+  for (std::size_t i = 0; i < addresses.size(); ++i)
+    (addresses[i].find(':') == std::string::npos ? v4 : v6).push_back(i);
+  std::vector<std::size_t> out;
+  for (std::size_t k = 0; out.size() < max && (k < v4.size() || k < v6.size()); ++k) {
+    if (k < v4.size()) out.push_back(v4[k]);
+    if (k < v6.size() && out.size() < max) out.push_back(v6[k]);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace mtasts::net

@@ -13,6 +13,7 @@
 #include "core/smtp_reply.h"
 #include "fmt/format.h"
 #include "net/connect.h"
+#include "net/wait_group.h"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -78,8 +79,9 @@ bool is_timeout(const boost::system::error_code& ec) { return ec == beast::error
 
 // One session up to the end of the TLS handshake. Returns the TLS stream when it got there.
 awaitable<std::unique_ptr<beast::ssl_stream<beast::tcp_stream>>> session(
-    Resolver& resolver, const ProbeOptions& options, asio::ssl::context& ctx, SmtpProbe& out,
-    Clock::time_point deadline, VerifyRecorder& recorder) {
+    const ProbeOptions& options, asio::ssl::context& ctx, const std::string& host,
+    const ConnectTarget& target, SmtpProbe::Address& out, Clock::time_point deadline,
+    VerifyRecorder& recorder) {
   using O = SmtpProbe::Outcome;
   auto ex = co_await asio::this_coro::executor;
   beast::tcp_stream tcp(ex);
@@ -87,18 +89,19 @@ awaitable<std::unique_ptr<beast::ssl_stream<beast::tcp_stream>>> session(
     return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
                     std::chrono::milliseconds(1));
   };
-  ConnectResult c =
-      co_await connect_host(tcp, resolver, options.connect_to, out.host, options.port, remaining());
-  out.address = c.address;
-  out.cname_chain = c.cname_chain;
+  std::vector<ConnectTarget> one;
+  one.push_back(target);
+  ConnectResult c = co_await connect_any(tcp, one, remaining());
+  out.address = target.address;
   if (c.status != ConnectStatus::ok) {
     out.detail = c.detail;
-    out.outcome = c.status == ConnectStatus::no_address ? O::no_address
-                  : c.status == ConnectStatus::dns_error ? O::dns_error
-                  : c.status == ConnectStatus::timeout  ? O::timeout
-                                                         : O::connect_failed;
+    out.outcome = c.status == ConnectStatus::timeout ? O::timeout : O::connect_failed;
+    out.no_route = c.error == asio::error::network_unreachable ||
+                   c.error == asio::error::address_family_not_supported ||
+                   c.error == boost::system::errc::address_not_available;
     co_return nullptr;
   }
+  out.connected = true;
   tcp.expires_at(deadline);
   std::string buffer;
   auto fail = [&](const Reply& r, std::string_view step) {
@@ -168,7 +171,7 @@ awaitable<std::unique_ptr<beast::ssl_stream<beast::tcp_stream>>> session(
     co_return nullptr;
   }
   auto tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(tcp), ctx);
-  prepare_client(tls->native_handle(), out.host);
+  prepare_client(tls->native_handle(), host);
   tls->set_verify_callback(std::ref(recorder));
   beast::get_lowest_layer(*tls).expires_at(deadline);
   auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::client,
@@ -181,23 +184,23 @@ awaitable<std::unique_ptr<beast::ssl_stream<beast::tcp_stream>>> session(
   co_return tls;
 }
 
-}  // namespace
-
-awaitable<SmtpProbe> probe_smtp(Resolver& resolver, const ProbeOptions& options, std::string host) {
-  SmtpProbe out;
-  out.host = std::move(host);
-  const auto deadline = Clock::now() + options.timeout;
+// One address: a session, and when the handshake fails one more with the legacy context to
+// tell "TLS < 1.2 only" from other failures.
+awaitable<SmtpProbe::Address> probe_address(const ProbeOptions& options, const std::string& host,
+                                            const ConnectTarget& target, Clock::time_point deadline) {
+  SmtpProbe::Address out;
   VerifyRecorder recorder;
-  auto tls = co_await session(resolver, options, *options.tls, out, deadline, recorder);
+  auto tls = co_await session(options, *options.tls, host, target, out, deadline, recorder);
   if (!tls) {
     if (out.outcome == SmtpProbe::Outcome::tls_failed && options.legacy_tls &&
         Clock::now() < deadline) {
-      SmtpProbe again = out;
+      SmtpProbe::Address again = out;
       VerifyRecorder r2;
-      if (auto legacy = co_await session(resolver, options, *options.legacy_tls, again, deadline, r2)) {
+      if (auto legacy = co_await session(options, *options.legacy_tls, host, target, again,
+                                         deadline, r2)) {
         out.tls_legacy_only = true;
         out.tls.version = SSL_get_version(legacy->native_handle());
-        out.detail = fmt::format("{} only speaks {}; TLS 1.2 or later is needed", out.host,
+        out.detail = fmt::format("{} only speaks {}; TLS 1.2 or later is needed", host,
                                  out.tls.version);
         beast::get_lowest_layer(*legacy).expires_after(std::chrono::milliseconds(200));
         co_await send(*legacy, "QUIT");
@@ -206,10 +209,57 @@ awaitable<SmtpProbe> probe_smtp(Resolver& resolver, const ProbeOptions& options,
     co_return out;
   }
   out.outcome = SmtpProbe::Outcome::tls_ok;
-  out.tls = judge(tls->native_handle(), out.host, recorder);
+  out.tls = judge(tls->native_handle(), host, recorder);
   // Leave politely: QUIT over TLS; whatever the server does next costs at most a moment.
   beast::get_lowest_layer(*tls).expires_after(std::chrono::milliseconds(500));
   co_await send(*tls, "QUIT");
+  co_return out;
+}
+
+}  // namespace
+
+void SmtpProbe::take_primary(const Address& a) {
+  outcome = a.outcome;
+  address = a.address;
+  banner = a.banner;
+  extensions = a.extensions;
+  detail = a.detail;
+  tls_legacy_only = a.tls_legacy_only;
+  tls = a.tls;
+}
+
+awaitable<SmtpProbe> probe_smtp(Resolver& resolver, const ProbeOptions& options, std::string host) {
+  using O = SmtpProbe::Outcome;
+  SmtpProbe out;
+  out.host = std::move(host);
+  const auto deadline = Clock::now() + options.timeout;
+  ResolvedHost r = co_await resolve_host(resolver, options.connect_to, out.host, options.port);
+  out.cname_chain = r.cname_chain;
+  if (r.status != ConnectStatus::ok) {
+    out.outcome = r.status == ConnectStatus::no_address ? O::no_address : O::dns_error;
+    out.detail = r.detail;
+    co_return out;
+  }
+  std::vector<std::string> listed;
+  for (const auto& t : r.targets) listed.push_back(t.address);
+  std::vector<std::size_t> picked = pick_addresses(listed, std::max<std::size_t>(1, options.max_addresses));
+  for (std::size_t i = 0; i < listed.size(); ++i)
+    if (std::find(picked.begin(), picked.end(), i) == picked.end()) out.skipped.push_back(listed[i]);
+  out.addresses.resize(picked.size());
+  std::vector<std::function<awaitable<void>()>> tasks;
+  for (std::size_t k = 0; k < picked.size(); ++k)
+    tasks.push_back([&, k, target = r.targets[picked[k]]]() -> awaitable<void> {
+      out.addresses[k] = co_await probe_address(options, out.host, target, deadline);
+    });
+  co_await run_all(std::move(tasks));
+  const SmtpProbe::Address* primary = out.addresses.empty() ? nullptr : &out.addresses.front();
+  for (const auto& a : out.addresses)
+    if (a.connected) {
+      primary = &a;
+      break;
+    }
+  if (primary) out.take_primary(*primary);
+  else out.detail = out.host + ": no address to connect to";
   co_return out;
 }
 

@@ -7,6 +7,8 @@
 - knot.py: knotd serves zones (records, CNAME, NXDOMAIN through the catch-all zone) and a zone
   knotd rejects fails the start quickly with knotd's error;
 - run_scenarios.judge: a made-up check output is passed or failed for the right reasons;
+- MX hosts with per-address servers: loopback only, equal to the zone, one address rule each;
+- the dry run's content type comparison (media type, parameters allowed);
 - every scenario file loads.
 """
 import json
@@ -163,11 +165,69 @@ def test_scenarios():
            design <= named, sorted(design - named))
 
 
+ADDRESSED = """
+domain = "addr.test"
+records = ['@ MX 10 mx1', 'mx1 A {a}', 'mx1 AAAA {b}']
+[[mx]]
+host = "mx1.addr.test"
+[[mx.addresses]]
+address = "{a}"
+[[mx.addresses]]
+address = "{b}"
+behaviour = "no-starttls"
+[expect]
+status = "error"
+"""
+
+
+def test_addressed_mx(tmp):
+    def load(text):
+        path = os.path.join(tmp, "addr.toml")
+        with open(path, "w") as f:
+            f.write(text)
+        try:
+            return rs.Scenario(path), None
+        except rs.ScenarioError as e:
+            return None, str(e)
+
+    s, err = load(ADDRESSED.format(a="127.0.0.9", b="::1"))
+    expect("addresses: loopback A and AAAA load", s is not None, err)
+    if s:
+        servers = s.mx[0]["servers"]
+        expect("addresses: one server per address, defaults from the mx",
+               [(x["address"], x["behaviour"]) for x in servers]
+               == [("127.0.0.9", "starttls"), ("::1", "no-starttls")], servers)
+        net = rs.Internet([s], "testd", tmp, None)
+        net.policy_port = lambda _s: 1
+        net.testd.ports = {x["name"]: 2000 + i for i, x in enumerate(servers)}
+        rules = net.connect_to(s)[2:]
+        expect("addresses: one address rule each, to 127.0.0.1",
+               rules == ["--connect-to", "127.0.0.9:25:127.0.0.1:2000",
+                         "--connect-to", "[::1]:25:127.0.0.1:2001"], rules)
+    _, err = load(ADDRESSED.format(a="192.0.2.25", b="::1"))
+    expect("addresses: a non-loopback address is refused", err and "loopback" in err, err)
+    _, err = load(ADDRESSED.replace("'mx1 AAAA {b}'", "'mx1 AAAA ::1', 'mx1 A 127.0.0.8'")
+                  .format(a="127.0.0.9", b="::1"))
+    expect("addresses: must equal the zone's A/AAAA records", err and "differ" in err, err)
+
+
+def test_content_type():
+    m = rs.content_type_matches
+    expect("content type: parameters allowed", m("text/plain; charset=utf-8", "text/plain"))
+    expect("content type: media type compared", not m("text/html", "text/plain"))
+    expect("content type: case and spaces", m("TEXT/PLAIN ;charset=UTF-8", "text/plain"))
+    expect("content type: named parameters wanted exactly",
+           not m("text/plain", "text/plain; charset=utf-16")
+           and m("text/plain;charset=utf-16", "text/plain; charset=utf-16"))
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="mtasts-harness-selftest-") as tmp:
         test_ca(tmp)
         test_knot(tmp)
+        test_addressed_mx(tmp)
     test_judge()
+    test_content_type()
     test_scenarios()
     print(f"harness-selftest: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1

@@ -13,6 +13,8 @@ for each scenario, a few at a time:
     MTASTS check DOMAIN --json --dns-server 127.0.0.1:P --ca-file ca.pem --timeout 5
            --connect-to mta-sts.DOMAIN:443:127.0.0.1:P --connect-to MX:25:127.0.0.1:P ... [--state F]
 
+(an MX with per-address servers gets `--connect-to ADDRESS:25:127.0.0.1:P` per address instead)
+
 and compares its JSON with the scenario's [expect] table. Then one more run checks every
 stateless scenario's domain at once (--from-file, --threads 2, --json): each domain must be judged
 as in its own run, and the array must keep the input order. One line per scenario (and one for
@@ -24,6 +26,7 @@ banner/STARTTLS/certificate), without running mtasts. README.md describes the sc
 """
 import argparse
 import codecs
+import ipaddress
 import concurrent.futures
 import json
 import os
@@ -81,7 +84,7 @@ DESIGN_CODES = frozenset({
 KNOWN_CODES = DESIGN_CODES | {
     "mx-unreachable", "smtp-protocol-error", "validation-failure", "mx-null", "dns-error",
     "domain-invalid", "sts-record-cname", "sts-record-warning", "sts-policy-warning", "mx-cname",
-    "tlsrpt-record-warning",
+    "tlsrpt-record-warning", "mx-addresses-skipped",
 }
 
 RR_TYPES = {"A", "AAAA", "MX", "TXT", "CNAME", "NS", "SOA", "CAA", "SRV", "PTR", "DNAME", "TLSA"}
@@ -127,6 +130,14 @@ def _cert_spec(table, where):
     except ValueError as e:
         raise ScenarioError(f"{where}.cert_names: {e}") from None
     return spec
+
+
+def _smtp_behaviour(table, where, default):
+    behaviour = table.get("behaviour", default)
+    if behaviour not in SMTP_BEHAVIOURS + HARNESS_BEHAVIOURS:
+        raise ScenarioError(f"{where}.behaviour {behaviour!r} is not one of "
+                            f"{', '.join(SMTP_BEHAVIOURS + HARNESS_BEHAVIOURS)}")
+    return behaviour
 
 
 def parse_record(record, origin):
@@ -220,15 +231,25 @@ class Scenario:
 
         self.mx = []
         for i, m in enumerate(d.get("mx", [])):
-            _check_keys(m, ("host", "behaviour", "cert", "cert_names"), f"mx[{i}]")
+            _check_keys(m, ("host", "behaviour", "cert", "cert_names", "addresses"), f"mx[{i}]")
             if "host" not in m:
                 raise ScenarioError(f"mx[{i}].host is required")
-            behaviour = m.get("behaviour", "starttls")
-            if behaviour not in SMTP_BEHAVIOURS + HARNESS_BEHAVIOURS:
-                raise ScenarioError(f"mx[{i}].behaviour {behaviour!r} is not one of "
-                                    f"{', '.join(SMTP_BEHAVIOURS + HARNESS_BEHAVIOURS)}")
+            behaviour = _smtp_behaviour(m, f"mx[{i}]", "starttls")
             cert = _cert_spec(m, f"mx[{i}]")
-            self.mx.append(dict(host=m["host"].lower().rstrip("."), behaviour=behaviour, cert=cert))
+            host = m["host"].lower().rstrip(".")
+            entry = dict(host=host, behaviour=behaviour, cert=cert, addresses=None)
+            # One server for the host (a --connect-to rule for the name), or with `addresses` one
+            # per address of the host (rules for each address; the mx's behaviour and cert are
+            # the defaults).
+            entry["servers"] = [dict(name=f"{self.name}/mx/{host}", host=host, address=None,
+                                     behaviour=behaviour, cert=cert)]
+            if "addresses" in m:
+                entry["addresses"] = self._mx_addresses(m, host, behaviour, f"mx[{i}]")
+                entry["servers"] = entry["addresses"]
+            self.mx.append(entry)
+        used = [a["address"] for m in self.mx for a in (m["addresses"] or [])]
+        if len(used) != len(set(used)):
+            raise ScenarioError("an address is given to two MX servers: each address has one server")
         # Every MX in DNS needs a server here, else the check would reach for loopback port 25.
         served = {m["host"] for m in self.mx}
         for zone, line, owner, rtype, rdata in self.records:
@@ -275,13 +296,55 @@ class Scenario:
                 raise ScenarioError(f"expect.state file {self.state} does not exist")
         self.max_seconds = float(e.get("max_seconds", DEFAULT_MAX_SECONDS))
 
+    def _mx_addresses(self, m, host, default_behaviour, where):
+        """The `addresses` of an MX: [{address, behaviour, cert, cert_names}], loopback only, and
+        exactly the host's A/AAAA records in the zone (so DNS, not the harness, decides what the
+        checker probes; each address is reached through a --connect-to rule for it)."""
+        addrs = m["addresses"]
+        if not isinstance(addrs, list) or not addrs:
+            raise ScenarioError(f"{where}.addresses must be a non-empty list of tables")
+        out = []
+        for k, a in enumerate(addrs):
+            w = f"{where}.addresses[{k}]"
+            _check_keys(a, ("address", "behaviour", "cert", "cert_names"), w)
+            try:
+                ip = ipaddress.ip_address(a.get("address", ""))
+            except ValueError:
+                raise ScenarioError(f"{w}.address must be an IP address") from None
+            if not ip.is_loopback:
+                raise ScenarioError(f"{w}.address {ip} is not loopback (127.0.0.0/8 or ::1): the "
+                                    "harness never contacts anything else")
+            spec = dict(m, **a)  # the mx's cert/cert_names unless the address gives its own
+            if "cert" in a and "cert_names" not in a:
+                spec.pop("cert_names", None)
+            out.append(dict(name=f"{self.name}/mx/{host}/{ip}", host=host, address=str(ip),
+                            behaviour=_smtp_behaviour(a, w, default_behaviour),
+                            cert=_cert_spec(spec, w)))
+        listed = {a["address"] for a in out}
+        if len(listed) != len(out):
+            raise ScenarioError(f"{where}.addresses: an address twice")
+        in_zone = set()
+        for zone, line, owner, rtype, rdata in self.records:
+            if owner == host and rtype in ("A", "AAAA") and rdata:
+                try:
+                    in_zone.add(str(ipaddress.ip_address(rdata[0])))
+                except ValueError:
+                    raise ScenarioError(f"record {line!r}: not an address") from None
+                if not ipaddress.ip_address(rdata[0]).is_loopback:
+                    raise ScenarioError(f"record {line!r}: {host} has addresses, all must be loopback")
+        if in_zone != listed:
+            raise ScenarioError(f"{where}.addresses {sorted(listed)} differ from the A/AAAA records "
+                                f"of {host} in the zone {sorted(in_zone)}")
+        return out
+
     def certs(self):
         wanted = []
         if self.policy_host and self.policy_host["behaviour"] not in HARNESS_BEHAVIOURS:
             wanted.append((self.policy_host["host"], self.policy_host["cert"]))
         for m in self.mx:
-            if m["behaviour"] in SMTP_TLS_BEHAVIOURS:
-                wanted.append((m["host"], m["cert"]))
+            for srv in m["servers"]:
+                if srv["behaviour"] in SMTP_TLS_BEHAVIOURS:
+                    wanted.append((srv["host"], srv["cert"]))
         return wanted
 
 
@@ -602,9 +665,9 @@ class Internet:
                 self.testd.add(f"{s.name}/policy", "https", ph["behaviour"], ph["host"], ph["cert"],
                                body=ph["policy"], content_type=ph["content_type"])
             for m in s.mx:
-                if m["behaviour"] not in HARNESS_BEHAVIOURS:
-                    self.testd.add(f"{s.name}/mx/{m['host']}", "smtp", m["behaviour"], m["host"],
-                                   m["cert"])
+                for srv in m["servers"]:
+                    if srv["behaviour"] not in HARNESS_BEHAVIOURS:
+                        self.testd.add(srv["name"], "smtp", srv["behaviour"], srv["host"], srv["cert"])
         self.nginx.start()
         self.testd.start()
         self.serve.start(wait_until, tls_handshake)
@@ -630,15 +693,22 @@ class Internet:
             return self.serve.port
         return self.testd.ports[f"{s.name}/policy"]
 
-    def mx_port(self, s, m):
-        if m["behaviour"] in HARNESS_BEHAVIOURS:
+    def mx_port(self, s, srv):
+        """The port of one SMTP server (an entry of an mx's `servers`)."""
+        if srv["behaviour"] in HARNESS_BEHAVIOURS:
             return self.closed_port
-        return self.testd.ports[f"{s.name}/mx/{m['host']}"]
+        return self.testd.ports[srv["name"]]
 
     def connect_to(self, s):
+        """--connect-to rules: by name for the policy host and single-server MX hosts, by address
+        (`127.0.0.21:25:...`, `[::1]:25:...`) for MX hosts with `addresses`. Every target is
+        127.0.0.1, and every address a rule names is loopback (checked when the scenario loads)."""
         args = ["--connect-to", f"mta-sts.{s.domain}:443:127.0.0.1:{self.policy_port(s)}"]
         for m in s.mx:
-            args += ["--connect-to", f"{m['host']}:25:127.0.0.1:{self.mx_port(s, m)}"]
+            for srv in m["servers"]:
+                a = srv["address"]
+                left = m["host"] if a is None else (f"[{a}]" if ":" in a else a)
+                args += ["--connect-to", f"{left}:25:127.0.0.1:{self.mx_port(s, srv)}"]
         return args
 
     def common_args(self):
@@ -790,7 +860,9 @@ class Runner:
         (ok, text). Each domain is judged as in its own run; the array keeps the input order."""
         chosen, hosts = [], set()
         for s in scenarios:
-            names = {f"mta-sts.{s.domain}"} | {m["host"] for m in s.mx}
+            # Address rules apply to every host of the run: an address may serve one scenario.
+            names = {f"mta-sts.{s.domain}"} | {m["host"] for m in s.mx} | \
+                {srv["address"] for m in s.mx for srv in m["servers"] if srv["address"]}
             if s.state or s.before is not None or "\n" in s.check_name or names & hosts:
                 continue
             hosts |= names
@@ -855,6 +927,16 @@ CERT_ERRORS = {
 }
 
 
+def content_type_matches(served, wanted):
+    """As the checker judges it: the media type compared (case-insensitive), parameters allowed
+    (`mtasts serve` adds `; charset=utf-8`). A scenario that names parameters wants exactly them."""
+    def norm(t):
+        return t.replace(" ", "").lower()
+    if ";" in wanted:
+        return norm(served) == norm(wanted)
+    return norm(served.partition(";")[0]) == norm(wanted)
+
+
 def verify_policy_host(net, s):
     ph = s.policy_host
     port = net.policy_port(s)
@@ -893,7 +975,7 @@ def verify_policy_host(net, s):
     if want_code == "200":
         want_type = {"html": "text/html", "no-content-type": ""}.get(ph["behaviour"],
                                                                      ph["content_type"])
-        if ctype.replace(" ", "").lower() != want_type.replace(" ", "").lower():
+        if not content_type_matches(ctype, want_type):
             problems.append(f"content type {ctype!r} (want {want_type!r})")
         if ph["behaviour"] == "large" and len(body) <= 65536:
             problems.append(f"large body is only {len(body)} bytes")
@@ -975,6 +1057,7 @@ def smtp_probe(port, host, ca_file, tls10=False, verify=True):
 
 
 def verify_mx(net, s, m):
+    """One SMTP server (an entry of an mx's `servers`) answers as its behaviour says."""
     port = net.mx_port(s, m)
     b = m["behaviour"]
     if b == "refused":
@@ -1044,10 +1127,46 @@ def verify_dns(net, s):
     return problems
 
 
+def verify_addresses(net, s):
+    """MX hosts with `addresses`: DNS gives exactly those addresses, all loopback; every
+    --connect-to rule goes to 127.0.0.1 and names only loopback addresses."""
+    problems = []
+    hosts = [m for m in s.mx if m["addresses"]]
+    got = net.dns.query_many([(m["host"], t) for m in hosts for t in ("A", "AAAA")]) if hosts else {}
+    for m in hosts:
+        answered = set()
+        for rtype in ("A", "AAAA"):
+            for owner, t, data in got.get((m["host"], rtype), (None, []))[1]:
+                if t == rtype and isinstance(data, str):
+                    answered.add(str(ipaddress.ip_address(data)))
+        listed = {a["address"] for a in m["addresses"]}
+        if answered != listed:
+            problems.append(f"DNS {m['host']} A/AAAA: {sorted(answered)} (want {sorted(listed)})")
+    args = net.connect_to(s)
+    for rule in args[1::2]:
+        if rule.startswith("["):
+            host, _, rest = rule[1:].partition("]:")
+        else:
+            host, _, rest = rule.partition(":")
+        target = rest.split(":")[1] if rest.count(":") == 2 else None
+        if target != "127.0.0.1":
+            problems.append(f"--connect-to {rule}: the target is not 127.0.0.1")
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            continue  # a name rule
+        if not ip.is_loopback:
+            problems.append(f"--connect-to {rule}: {ip} is not loopback")
+    return problems
+
+
 def dry_run(net, s, mtasts):
-    problems = verify_dns(net, s) + verify_policy_host(net, s)
+    problems = verify_dns(net, s) + verify_policy_host(net, s) + verify_addresses(net, s)
     for m in s.mx:
-        problems += verify_mx(net, s, m)
+        for srv in m["servers"]:
+            where = f" at {srv['address']}" if srv["address"] else ""
+            problems += [p.replace(f"MX {m['host']}", f"MX {m['host']}{where}", 1)
+                         for p in verify_mx(net, s, srv)]
     return problems
 
 

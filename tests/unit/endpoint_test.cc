@@ -54,5 +54,63 @@ TEST(ConnectTo, RulesAsCurlWritesThem) {
     EXPECT_FALSE(parse_connect_to(text)) << text;
 }
 
+// An IP literal on the left makes an address rule: it redirects one resolved address, so DNS
+// still decides which addresses a host has (how the harness gives A and AAAA their own servers).
+TEST(ConnectTo, AddressRulesMatchResolvedAddresses) {
+  auto v4 = parse_connect_to("127.0.0.9:25:127.0.0.1:2525");
+  ASSERT_TRUE(v4) << v4.error().message;
+  EXPECT_TRUE(v4->address);
+  EXPECT_EQ(v4->host, "127.0.0.9");
+  auto v6 = parse_connect_to("[0:0::1]:25:127.0.0.1:2526");
+  ASSERT_TRUE(v6) << v6.error().message;
+  EXPECT_TRUE(v6->address);
+  EXPECT_EQ(v6->host, "::1");  // canonical, so "::1" from DNS matches
+  auto name = parse_connect_to("mx1.example:25:127.0.0.1:2527");
+  ASSERT_TRUE(name);
+  EXPECT_FALSE(name->address);
+  EXPECT_FALSE(parse_connect_to(":25:127.0.0.1:1")->address);
+
+  std::vector<ConnectTo> rules{*v4, *v6};
+  // Address rules never match a name, name rules never an address.
+  EXPECT_FALSE(map_connect(rules, "127.0.0.9", 25));
+  EXPECT_EQ(map_connect_address(rules, "::1", 25)->port, 2526);
+  EXPECT_EQ(map_connect_address(rules, "0000::0001", 25)->port, 2526);
+  EXPECT_FALSE(map_connect_address(rules, "::1", 443));  // the port must match too
+  EXPECT_FALSE(map_connect_address(rules, "127.0.0.1", 25));
+  EXPECT_FALSE(map_connect_address({*name}, "127.0.0.1", 25));
+
+  // Each address becomes a target; one without a rule is connected to as it is.
+  auto targets = connect_targets(rules, "mx1.example", 25, {"127.0.0.9", "192.0.2.1", "::1"});
+  ASSERT_EQ(targets.size(), 3u);
+  EXPECT_EQ(targets[0].address, "127.0.0.9");
+  EXPECT_EQ(to_string(targets[0].connect), "127.0.0.1:2525");
+  EXPECT_EQ(to_string(targets[1].connect), "192.0.2.1:25");
+  EXPECT_EQ(targets[2].address, "::1");
+  EXPECT_EQ(to_string(targets[2].connect), "127.0.0.1:2526");
+
+  // A name rule for the host wins over the addresses, as curl's: one target.
+  rules.push_back(*name);
+  targets = connect_targets(rules, "MX1.example.", 25, {"127.0.0.9", "::1"});
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_EQ(targets[0].address, "127.0.0.1");
+  EXPECT_EQ(targets[0].connect.port, 2527);
+}
+
+TEST(ConnectTo, CanonicalIp) {
+  EXPECT_EQ(canonical_ip("2001:DB8:0:0::25"), "2001:db8::25");
+  EXPECT_EQ(canonical_ip("192.0.2.25"), "192.0.2.25");
+  EXPECT_EQ(canonical_ip("not:an:address"), "not:an:address");
+}
+
+TEST(PickAddresses, BothFamiliesWithinTheLimit) {
+  std::vector<std::string> a{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5",
+                             "2001:db8::1", "2001:db8::2"};
+  EXPECT_EQ(pick_addresses(a, 4), (std::vector<std::size_t>{0, 1, 5, 6}));
+  EXPECT_EQ(pick_addresses(a, 3), (std::vector<std::size_t>{0, 1, 5}));
+  EXPECT_EQ(pick_addresses(a, 100).size(), a.size());
+  EXPECT_EQ(pick_addresses({"::1"}, 4), (std::vector<std::size_t>{0}));
+  EXPECT_TRUE(pick_addresses({}, 4).empty());
+}
+
 }  // namespace
 }  // namespace mtasts::net
