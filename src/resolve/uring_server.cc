@@ -368,7 +368,10 @@ class Ring {
       if (c->closing) {
         release(c);
       } else if (!reply) {
-        close(c);
+        // The lookup failed: the connection ends, but the replies owed to the requests before
+        // it (queued, or in a send in flight) still go out first.
+        c->close_after_send = true;
+        next(c);
       } else {
         append_netstring(c->out, *reply);
         process(c);

@@ -220,6 +220,39 @@ TEST_F(UringServerTest, AFailedLookupClosesTheConnection) {
   EXPECT_EQ(c->reply(), "<eof>");
 }
 
+// The replies owed to the requests before a failed lookup still arrive when they are still being
+// sent as the lookup fails (the client has not read them, and small socket buffers on both sides
+// keep the server's send waiting); then the connection ends.
+TEST_F(UringServerTest, AFailedLookupClosesAfterTheRepliesBeforeIt) {
+  int small = 2048;  // accepted sockets inherit the listener's send buffer
+  ASSERT_EQ(::setsockopt(lfd_, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  start();
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port_);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  Client c(fd);
+  constexpr int kReplies = 50;  // 50 KB of replies, 50 KB of requests: under the 64 KiB bounds
+  const std::string big(1000, 'x');
+  std::string wire;
+  for (int i = 0; i < kReplies; ++i) wire += encode_netstring("map now:" + std::to_string(i) + big);
+  wire += encode_netstring("map fail:last");
+  c.send(wire);
+  ASSERT_TRUE(handler_.started("fail:last"));
+  handler_.answer("fail:last", std::nullopt);
+  for (int i = 0; i < kReplies; ++i) {
+    auto r = c.reply();
+    if (r != std::to_string(i) + big) {
+      ADD_FAILURE() << "reply " << i << ": " << r.substr(0, 20);
+      break;
+    }
+  }
+  EXPECT_EQ(c.reply(), "<eof>");
+}
+
 TEST_F(UringServerTest, ConnectionsBeyondTheLimitAreClosedAtOnce) {
   options_.max_connections = 2;
   start();
